@@ -1,0 +1,575 @@
+//! The PL031 state machine: registers, counter, match alarm, snapshots.
+
+use std::time::Duration;
+
+use superio_core::{IrqLine, Trigger, WordRegisters};
+
+use crate::{
+    Clock, NoEvents, Pl031Events, RealtimeClock, TimeSet, NANOS_PER_SEC, PCELL_ID, PERIPH_ID,
+    RTCCR, RTCCR_START, RTCDR, RTCICR, RTCIMSC, RTCLR, RTCMIS, RTCMR, RTCPCELLID0, RTCPERIPHID0,
+    RTCRIS, RTC_INT_ALARM, WINDOW_SIZE,
+};
+
+/// One full turn of the 32-bit seconds counter, in nanoseconds (2³² s, about
+/// 136 years). It fits in a `u64` with room for the sum of two such values.
+const PERIOD_NS: u64 = (1 << 32) * NANOS_PER_SEC;
+const NANOS_PER_SEC_128: u128 = 1_000_000_000;
+
+/// How a restored RTC's time relates to the time it had when saved.
+///
+/// ```
+/// use superio_core::test_utils::RecordingIrq;
+/// use superio_pl031::{ManualClock, NoEvents, Pl031, RestorePolicy, RTCDR};
+///
+/// let clock = ManualClock::from_secs(1_000);
+/// let mut rtc = Pl031::with_clock(RecordingIrq::new(), clock.clone());
+/// let saved = rtc.state();
+/// clock.set_ns(1_060 * 1_000_000_000); // a minute passes while the VM is saved
+///
+/// let mut follow = Pl031::from_state(&saved, RestorePolicy::FollowClock,
+///     RecordingIrq::new(), clock.clone(), NoEvents).unwrap();
+/// assert_eq!(follow.read(RTCDR), 1_060);
+/// let mut resume = Pl031::from_state(&saved, RestorePolicy::Resume,
+///     RecordingIrq::new(), clock.clone(), NoEvents).unwrap();
+/// assert_eq!(resume.read(RTCDR), 1_000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestorePolicy {
+    /// Guest time follows the clock: the offset between guest time and clock
+    /// time is kept, so time that passed on the clock while the VM was saved
+    /// (or in transit) shows up in the guest, like a battery-backed RTC on a
+    /// powered-off board. An alarm that came due meanwhile fires on restore.
+    /// The usual choice for live migration and suspend-to-disk.
+    FollowClock,
+    /// Guest time resumes where it was saved: the counter continues from the
+    /// saved value (with its sub-second phase), as if the VM had never
+    /// stopped. For deterministic replay and for snapshots restored much later
+    /// where the guest must not see the gap.
+    Resume,
+}
+
+/// A saved PL031: plain data, versioned, validated by [`Pl031::from_state`].
+///
+/// The time is saved as the counter position *and* the clock reading at that
+/// moment, which is all both [`RestorePolicy`]s need.
+///
+/// ```
+/// use superio_core::test_utils::RecordingIrq;
+/// use superio_pl031::{ManualClock, Pl031, Pl031State, RTCMR};
+///
+/// let mut rtc = Pl031::with_clock(RecordingIrq::new(), ManualClock::from_secs(77));
+/// rtc.write(RTCMR, 80);
+/// let state = rtc.state();
+/// assert_eq!(state.version, Pl031State::VERSION);
+/// assert_eq!((state.dr(), state.mr), (77, 80));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Pl031State {
+    /// Layout version; [`Pl031State::VERSION`] for this build.
+    pub version: u32,
+    /// The counter's position in nanoseconds, below 2³² s: RTCDR is this
+    /// divided by 10⁹, and the remainder is the sub-second phase.
+    pub counter_ns: u64,
+    /// The device clock's reading when the state was taken.
+    pub clock_ns: u64,
+    /// RTCMR.
+    pub mr: u32,
+    /// RTCLR (the last value loaded).
+    pub lr: u32,
+    /// RTCIMSC: 0 or 1.
+    pub imsc: u32,
+    /// RTCRIS: 0 or 1.
+    pub ris: u32,
+}
+
+impl Pl031State {
+    /// The state layout this build writes and reads.
+    pub const VERSION: u32 = 1;
+
+    /// The RTCDR value at the time of the snapshot.
+    pub fn dr(&self) -> u32 {
+        u32::try_from(self.counter_ns / NANOS_PER_SEC).unwrap_or(u32::MAX)
+    }
+
+    fn validate(&self) -> Result<(), StateError> {
+        if self.version != Self::VERSION {
+            return Err(StateError::UnsupportedVersion {
+                found: self.version,
+                supported: Self::VERSION,
+            });
+        }
+        if self.counter_ns >= PERIOD_NS {
+            return Err(StateError::CounterOutOfRange(self.counter_ns));
+        }
+        for (register, value) in [("RTCIMSC", self.imsc), ("RTCRIS", self.ris)] {
+            if value & !RTC_INT_ALARM != 0 {
+                return Err(StateError::ReservedBits { register, value });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why [`Pl031::from_state`] refused a state. Nothing was changed; the caller
+/// can fix or convert the snapshot, or start a fresh device instead.
+///
+/// ```
+/// use superio_core::test_utils::RecordingIrq;
+/// use superio_pl031::{ManualClock, NoEvents, Pl031, RestorePolicy, StateError};
+///
+/// let mut state = Pl031::with_clock(RecordingIrq::new(), ManualClock::new(0)).state();
+/// state.ris = 2;
+/// let err = Pl031::from_state(&state, RestorePolicy::Resume, RecordingIrq::new(),
+///     ManualClock::new(0), NoEvents).unwrap_err();
+/// assert_eq!(err, StateError::ReservedBits { register: "RTCRIS", value: 2 });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// The state was written by a build with another layout.
+    #[error("PL031 state version {found} is not supported (this build reads {supported}); convert the snapshot or restore it with a matching build")]
+    UnsupportedVersion {
+        /// The version in the state.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// A 1-bit register holds other bits: the snapshot is corrupt.
+    #[error("PL031 state: {register} = {value:#x} has bits other than bit 0 set; the snapshot is corrupt")]
+    ReservedBits {
+        /// Which register.
+        register: &'static str,
+        /// Its value in the state.
+        value: u32,
+    },
+    /// The counter position is past the 32-bit counter's range: the snapshot is corrupt.
+    #[error("PL031 state: counter position {0} ns is beyond the 32-bit counter (2^32 s); the snapshot is corrupt")]
+    CounterOutOfRange(u64),
+}
+
+/// An ARM PL031 real-time clock.
+///
+/// Generic over its interrupt sink `T` (a [`Trigger`]), its [`Clock`] `C`
+/// (default: the host's [`RealtimeClock`]) and its events sink `E` (default:
+/// [`NoEvents`]). Put it on an MMIO bus with [`superio_core::Mmio32`], which
+/// checks width and alignment, or call [`Pl031::read`] / [`Pl031::write`]
+/// directly.
+///
+/// ```
+/// use superio_core::{BusDevice, Mmio32};
+/// use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+/// use superio_pl031::{Pl031, RTCPCELLID0};
+///
+/// // A VMM: the irqfd of the RTC's SPI, the host clock, no metrics.
+/// let irq = EventFd::new(EFD_NONBLOCK).unwrap();
+/// let mut bus = Mmio32::new(Pl031::new(irq));
+/// let mut data = [0u8; 4];
+/// bus.read(u64::from(RTCPCELLID0), &mut data);
+/// assert_eq!(u32::from_le_bytes(data), 0x0d);
+/// // Arm the VMM's timer from the device after every exit to it:
+/// assert_eq!(bus.inner().next_deadline(), None); // no alarm armed
+/// ```
+#[derive(Debug)]
+pub struct Pl031<T: Trigger, C: Clock = RealtimeClock, E: Pl031Events = NoEvents> {
+    irq: IrqLine<T>,
+    clock: C,
+    events: E,
+    /// Counter position = (clock mod PERIOD + offset) mod PERIOD; below PERIOD.
+    offset_ns: u64,
+    /// The clock reading at the last update; matches are searched between it
+    /// and the next reading.
+    last_now: u64,
+    mr: u32,
+    lr: u32,
+    imsc: bool,
+    ris: bool,
+    /// Invalid accesses and sink failures seen, for rate-limited logging.
+    invalid_accesses: u64,
+    irq_failures: u64,
+}
+
+impl<T: Trigger> Pl031<T> {
+    /// An RTC on the host's real-time clock, reading the host's UTC time
+    /// (CONFORMANCE R2), with no events sink.
+    pub fn new(irq: T) -> Self {
+        Self::with_events(irq, RealtimeClock, NoEvents)
+    }
+}
+
+impl<T: Trigger, C: Clock> Pl031<T, C> {
+    /// An RTC on `clock`, with no events sink.
+    pub fn with_clock(irq: T, clock: C) -> Self {
+        Self::with_events(irq, clock, NoEvents)
+    }
+}
+
+impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
+    /// An RTC on `clock` reporting to `events`. RTCDR starts at the clock's
+    /// time in seconds (mod 2³²); all other registers hold their TRM reset
+    /// values, except RTCCR, which reads 1 (see [`Pl031::read`]).
+    pub fn with_events(irq: T, clock: C, events: E) -> Self {
+        let now = clock.now_ns();
+        Self {
+            irq: IrqLine::new(irq),
+            clock,
+            events,
+            offset_ns: 0,
+            last_now: now,
+            mr: 0,
+            lr: 0,
+            imsc: false,
+            ris: false,
+            invalid_accesses: 0,
+            irq_failures: 0,
+        }
+    }
+
+    /// Rebuilds an RTC from a saved state, with a fresh interrupt sink (whose
+    /// line is raised at once if the saved RTCMIS is 1, CONFORMANCE R9).
+    ///
+    /// # Errors
+    /// [`StateError`] if the state is of another version or corrupt.
+    pub fn from_state(
+        state: &Pl031State,
+        policy: RestorePolicy,
+        irq: T,
+        clock: C,
+        events: E,
+    ) -> Result<Self, StateError> {
+        state.validate()?;
+        let now = clock.now_ns();
+        let (offset_ns, last_now) = match policy {
+            RestorePolicy::Resume => (offset_for(state.counter_ns, now), now),
+            // Search for matches over the time the VM was away, unless the
+            // clock is now behind the snapshot (then there is nothing to search).
+            RestorePolicy::FollowClock => (
+                offset_for(state.counter_ns, state.clock_ns),
+                now.min(state.clock_ns),
+            ),
+        };
+        let mut dev = Self {
+            irq: IrqLine::new(irq),
+            clock,
+            events,
+            offset_ns,
+            last_now,
+            mr: state.mr,
+            lr: state.lr,
+            imsc: state.imsc & RTC_INT_ALARM != 0,
+            ris: state.ris & RTC_INT_ALARM != 0,
+            invalid_accesses: 0,
+            irq_failures: 0,
+        };
+        dev.advance();
+        dev.update_line();
+        Ok(dev)
+    }
+
+    /// Brings the state up to date and saves it.
+    pub fn state(&mut self) -> Pl031State {
+        self.advance();
+        self.update_line();
+        Pl031State {
+            version: Pl031State::VERSION,
+            counter_ns: self.counter_ns_at(self.last_now),
+            clock_ns: self.last_now,
+            mr: self.mr,
+            lr: self.lr,
+            imsc: u32::from(self.imsc),
+            ris: u32::from(self.ris),
+        }
+    }
+
+    /// A 32-bit register read at `offset` (relative to the window base).
+    ///
+    /// Undefined and misaligned offsets read 0 and are reported as
+    /// [`Pl031Events::invalid_read`], as are reads of the write-only RTCICR.
+    /// RTCCR reads [`RTCCR_START`]: the emulated RTC is always running, as if
+    /// firmware had started it before the guest (the TRM reset value is 0, but
+    /// a VM's RTC must hold the time from the start, CONFORMANCE R2/R4).
+    pub fn read(&mut self, offset: u32) -> u32 {
+        self.advance();
+        let value = match offset {
+            RTCDR => {
+                u32::try_from(self.counter_ns_at(self.last_now) / NANOS_PER_SEC).unwrap_or(u32::MAX)
+            }
+            RTCMR => self.mr,
+            RTCLR => self.lr,
+            RTCCR => RTCCR_START,
+            RTCIMSC => u32::from(self.imsc),
+            RTCRIS => u32::from(self.ris),
+            RTCMIS => u32::from(self.ris && self.imsc),
+            RTCPERIPHID0..=0xFFC if offset % 4 == 0 => id_byte(offset),
+            _ => {
+                self.invalid(offset, None);
+                0
+            }
+        };
+        self.update_line();
+        value
+    }
+
+    /// A 32-bit register write at `offset`.
+    ///
+    /// - RTCLR loads the counter: RTCDR reads `value` at once and `value + 1`
+    ///   exactly one second later; reported as [`Pl031Events::time_set`].
+    /// - RTCCR writes have no effect at all (the RTC is already started; the
+    ///   TRM says further writes are ignored until reset), so the time never
+    ///   moves when Linux probes (CONFORMANCE R4).
+    /// - RTCMR never fires by being written, even if equal to RTCDR.
+    /// - RTCICR bit 0 clears RTCRIS (Linux writes 1). RTCIMSC keeps bit 0.
+    /// - Writes to read-only, reserved or misaligned offsets are ignored and
+    ///   reported as [`Pl031Events::invalid_write`].
+    pub fn write(&mut self, offset: u32, value: u32) {
+        self.advance();
+        match offset {
+            RTCMR => self.mr = value,
+            RTCLR => self.load(value),
+            RTCCR => {}
+            RTCIMSC => self.imsc = value & RTC_INT_ALARM != 0,
+            RTCICR => {
+                if value & RTC_INT_ALARM != 0 {
+                    self.ris = false;
+                }
+            }
+            _ => self.invalid(offset, Some(value)),
+        }
+        self.update_line();
+    }
+
+    /// Brings the state up to the clock's current time: sets RTCRIS if the
+    /// counter reached RTCMR since the last update and publishes the interrupt
+    /// level. Call it when the timer programmed from [`Pl031::next_deadline`]
+    /// fires; returns the next deadline.
+    pub fn poll(&mut self) -> Option<u64> {
+        self.advance();
+        self.update_line();
+        self.next_deadline()
+    }
+
+    /// The clock time (nanoseconds, on the device's [`Clock`]) at which
+    /// [`Pl031::poll`] must be called for the interrupt to be raised on time,
+    /// or `None` if nothing can change the interrupt line before the guest's
+    /// next access.
+    ///
+    /// A deadline exists while the alarm is armed (RTCIMSC = 1, RTCRIS = 0):
+    /// it is the exact moment the counter becomes equal to RTCMR. With the
+    /// interrupt masked, a match is recorded lazily at the guest's next access
+    /// (RTCRIS is only visible through one), so no timer is needed. If the
+    /// interrupt sink refused the last level change, the deadline is "now" so
+    /// the VMM retries. Re-read it after every guest access or poll: register
+    /// writes move it.
+    pub fn next_deadline(&self) -> Option<u64> {
+        let wanted = self.ris && self.imsc;
+        if self.irq.level() != wanted {
+            return Some(self.last_now);
+        }
+        if self.ris || !self.imsc {
+            return None;
+        }
+        let counter = self.counter_ns_at(self.last_now);
+        let dr = u32::try_from(counter / NANOS_PER_SEC).unwrap_or(u32::MAX);
+        let phase = counter % NANOS_PER_SEC;
+        let until = u128::from(seconds_until(dr, self.mr)) * NANOS_PER_SEC_128 - u128::from(phase);
+        Some(u64::try_from(u128::from(self.last_now) + until).unwrap_or(u64::MAX))
+    }
+
+    /// How long from now until [`Pl031::next_deadline`] (zero if it is due),
+    /// for VMMs whose timers take relative times.
+    pub fn time_until_deadline(&self) -> Option<Duration> {
+        let deadline = self.next_deadline()?;
+        Some(Duration::from_nanos(
+            deadline.saturating_sub(self.clock.now_ns()),
+        ))
+    }
+
+    /// The current counter value (RTCDR), without an access event.
+    pub fn counter(&mut self) -> u32 {
+        self.advance();
+        self.update_line();
+        u32::try_from(self.counter_ns_at(self.last_now) / NANOS_PER_SEC).unwrap_or(u32::MAX)
+    }
+
+    /// Guest time minus clock time in nanoseconds, between -2³¹ s and
+    /// +2³¹ s (the counter counts modulo 2³² s, so any offset has many
+    /// equivalents; this is the one nearest 0). 0 for a fresh RTC.
+    pub fn offset_ns(&self) -> i128 {
+        let off = i128::from(self.offset_ns);
+        let period = i128::from(PERIOD_NS);
+        if off >= period / 2 {
+            off - period
+        } else {
+            off
+        }
+    }
+
+    /// Sets guest time = clock time + `offset_ns` (taken modulo 2³² s), e.g.
+    /// to restore an offset persisted from [`TimeSet::offset_ns`] at the
+    /// guest's last boot. Like an RTCLR load, it never fires the alarm; unlike
+    /// one, it reports no event and leaves RTCLR alone.
+    pub fn set_offset_ns(&mut self, offset_ns: i128) {
+        self.advance();
+        let reduced = offset_ns.rem_euclid(i128::from(PERIOD_NS));
+        self.offset_ns = u64::try_from(reduced).unwrap_or(0);
+        self.update_line();
+    }
+
+    /// The interrupt level last published to the sink.
+    pub fn interrupt_level(&self) -> bool {
+        self.irq.level()
+    }
+
+    /// A system reset of the PL031 (CONFORMANCE R8): RTCMR, RTCLR, RTCIMSC
+    /// and RTCRIS return to 0 and the interrupt is lowered. The time is kept,
+    /// as a battery-backed RTC keeps it across a reboot.
+    pub fn reset(&mut self) {
+        self.advance();
+        self.mr = 0;
+        self.lr = 0;
+        self.imsc = false;
+        self.ris = false;
+        self.update_line();
+    }
+
+    /// The events sink.
+    pub fn events(&self) -> &E {
+        &self.events
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The interrupt sink.
+    pub fn interrupt_sink(&self) -> &T {
+        self.irq.sink()
+    }
+
+    fn counter_ns_at(&self, now: u64) -> u64 {
+        // Both terms are below PERIOD_NS, so the sum cannot overflow.
+        (now % PERIOD_NS + self.offset_ns) % PERIOD_NS
+    }
+
+    /// Moves the model to the clock's current time, setting RTCRIS if the
+    /// counter stepped onto RTCMR on the way.
+    fn advance(&mut self) {
+        let now = self.clock.now_ns();
+        if now > self.last_now && !self.ris {
+            let start = u128::from(self.counter_ns_at(self.last_now));
+            let end = start + u128::from(now - self.last_now);
+            let ticks = end / NANOS_PER_SEC_128 - start / NANOS_PER_SEC_128;
+            let dr = u32::try_from(start / NANOS_PER_SEC_128).unwrap_or(u32::MAX);
+            if ticks >= u128::from(seconds_until(dr, self.mr)) {
+                self.ris = true;
+                self.events.alarm_fired();
+            }
+        }
+        // A clock that went back is followed without searching for matches.
+        self.last_now = now;
+    }
+
+    fn load(&mut self, value: u32) {
+        let now = self.last_now;
+        self.offset_ns = offset_for(u64::from(value) * NANOS_PER_SEC, now);
+        self.lr = value;
+        self.events.time_set(TimeSet {
+            value,
+            clock_ns: now,
+        });
+    }
+
+    fn update_line(&mut self) {
+        let level = self.ris && self.imsc;
+        if let Err(e) = self.irq.set_level(level) {
+            self.irq_failures = self.irq_failures.saturating_add(1);
+            self.events.interrupt_error();
+            if self.irq_failures.is_power_of_two() {
+                log::warn!(
+                    "pl031: interrupt sink refused level {level} ({} failures): {e:?}",
+                    self.irq_failures
+                );
+            }
+        }
+    }
+
+    fn invalid(&mut self, offset: u32, write: Option<u32>) {
+        self.invalid_accesses = self.invalid_accesses.saturating_add(1);
+        match write {
+            Some(value) => self.events.invalid_write(offset, value),
+            None => self.events.invalid_read(offset),
+        }
+        if self.invalid_accesses.is_power_of_two() {
+            log::debug!(
+                "pl031: ignored {} at offset {offset:#x} ({} invalid accesses)",
+                if write.is_some() { "write" } else { "read" },
+                self.invalid_accesses
+            );
+        }
+    }
+}
+
+/// The offset that puts the counter at `counter_ns` when the clock reads `at`.
+fn offset_for(counter_ns: u64, at: u64) -> u64 {
+    (counter_ns % PERIOD_NS + PERIOD_NS - at % PERIOD_NS) % PERIOD_NS
+}
+
+/// How many increments take the counter from `dr` to `mr`: 1..=2³². Equal
+/// values mean a full turn, because a match is the counter *stepping onto* MR.
+fn seconds_until(dr: u32, mr: u32) -> u64 {
+    match mr.wrapping_sub(dr) {
+        0 => 1 << 32,
+        d => u64::from(d),
+    }
+}
+
+/// An ID register (offset 0xFE0–0xFFC, 4-aligned); reserved offsets in that
+/// range do not exist, so any other offset reads 0.
+fn id_byte(offset: u32) -> u32 {
+    let (table, base) = if offset >= RTCPCELLID0 {
+        (&PCELL_ID, RTCPCELLID0)
+    } else {
+        (&PERIPH_ID, RTCPERIPHID0)
+    };
+    let index = usize::try_from((offset - base) / 4).unwrap_or(usize::MAX);
+    table.get(index).copied().map_or(0, u32::from)
+}
+
+impl<T: Trigger, C: Clock, E: Pl031Events> WordRegisters for Pl031<T, C, E> {
+    const WINDOW_SIZE: u32 = WINDOW_SIZE;
+
+    fn read_word(&mut self, offset: u32) -> u32 {
+        self.read(offset)
+    }
+
+    fn write_word(&mut self, offset: u32, value: u32) {
+        self.write(offset, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_seconds_until_equal_is_a_full_turn() {
+        assert_eq!(seconds_until(5, 5), 1 << 32);
+        assert_eq!(seconds_until(5, 6), 1);
+        assert_eq!(seconds_until(u32::MAX, 0), 1);
+        assert_eq!(seconds_until(6, 5), (1 << 32) - 1);
+    }
+
+    #[test]
+    fn test_offset_for_places_counter_exactly() {
+        let at = 123_456_789_012_345_678;
+        let off = offset_for(42 * NANOS_PER_SEC, at);
+        assert_eq!((at % PERIOD_NS + off) % PERIOD_NS, 42 * NANOS_PER_SEC);
+    }
+
+    #[test]
+    fn test_id_byte_outside_tables_reads_zero() {
+        assert_eq!(id_byte(0xFE0), 0x31);
+        assert_eq!(id_byte(0xFFC), 0xB1);
+        assert_eq!(id_byte(0x1000), 0);
+    }
+}
