@@ -1,0 +1,295 @@
+//! Behaviour beyond the CONFORMANCE checklist: deadlines, clock jumps,
+//! interrupt-sink failures, events, host-side time control and state
+//! validation.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use superio_core::test_utils::RecordingIrq;
+use superio_pl031::{ManualClock, NoEvents, Pl031, Pl031State, RestorePolicy, StateError};
+
+fn armed(rig: &mut Rig, mr: u32) {
+    rig.wr(MR, mr);
+    rig.wr(IMSC, 1);
+}
+
+// ---- deadlines ----
+
+#[test]
+fn test_deadline_none_when_no_alarm_is_armed() {
+    let mut rig = Rig::at_secs(T0);
+    rig.wr(MR, T0 as u32 + 5); // IMSC still 0
+    assert_eq!(rig.dev().next_deadline(), None);
+    assert_eq!(rig.dev().time_until_deadline(), None);
+}
+
+#[test]
+fn test_deadline_is_exact_boundary_with_sub_second_phase() {
+    let mut rig = Rig::at_ns(T0 * NS + 250_000_000);
+    armed(&mut rig, T0 as u32 + 3);
+    assert_eq!(rig.dev().next_deadline(), Some((T0 + 3) * NS));
+    assert_eq!(
+        rig.dev().time_until_deadline(),
+        Some(Duration::from_millis(2_750))
+    );
+}
+
+#[test]
+fn test_deadline_follows_lr_phase() {
+    let mut rig = Rig::at_ns(T0 * NS + 250_000_000);
+    rig.wr(LR, 100);
+    armed(&mut rig, 102);
+    assert_eq!(
+        rig.dev().next_deadline(),
+        Some(T0 * NS + 250_000_000 + 2 * NS)
+    );
+}
+
+#[test]
+fn test_deadline_none_after_match_until_icr() {
+    let mut rig = Rig::at_secs(T0);
+    armed(&mut rig, T0 as u32 + 1);
+    rig.advance(Duration::from_secs(1));
+    assert_eq!(rig.dev().poll(), None);
+    assert!(rig.irq.level());
+    rig.wr(ICR, 1);
+    // Re-armed for the same MR: the next match is a full counter turn away.
+    assert_eq!(
+        rig.dev().next_deadline(),
+        Some((T0 + 1) * NS + (1u64 << 32) * NS)
+    );
+}
+
+#[test]
+fn test_deadline_saturates_beyond_u64_clock() {
+    let mut rig = Rig::at_ns(u64::MAX - NS);
+    let dr = rig.rd(DR);
+    armed(&mut rig, dr.wrapping_add(100));
+    assert_eq!(rig.dev().next_deadline(), Some(u64::MAX));
+}
+
+#[test]
+fn test_poll_before_deadline_does_not_fire() {
+    let mut rig = Rig::at_secs(T0);
+    armed(&mut rig, T0 as u32 + 2);
+    let deadline = rig.dev().next_deadline().unwrap();
+    rig.clock.set_ns(deadline - 1);
+    assert_eq!(rig.dev().poll(), Some(deadline));
+    assert!(!rig.irq.level());
+    rig.clock.set_ns(deadline);
+    rig.dev().poll();
+    assert!(rig.irq.level());
+}
+
+#[test]
+fn test_late_poll_still_fires_once() {
+    let mut rig = Rig::at_secs(T0);
+    armed(&mut rig, T0 as u32 + 2);
+    rig.advance(Duration::from_secs(3600));
+    rig.dev().poll();
+    rig.dev().poll();
+    assert_eq!(rig.irq.raises(), 1);
+    assert_eq!(rig.counters.alarms_fired(), 1);
+}
+
+// ---- clock jumps ----
+
+#[test]
+fn test_clock_jump_forward_across_mr_fires() {
+    let mut rig = Rig::at_secs(T0);
+    armed(&mut rig, T0 as u32 + 10);
+    rig.advance(Duration::from_secs(86_400));
+    rig.dev().poll();
+    assert!(rig.irq.level());
+    assert_eq!(rig.rd(DR), T0 as u32 + 86_400);
+}
+
+#[test]
+fn test_clock_jump_backward_is_followed_and_never_fires() {
+    let mut rig = Rig::at_secs(T0);
+    armed(&mut rig, T0 as u32 - 5);
+    rig.clock.set_ns((T0 - 3600) * NS);
+    rig.dev().poll();
+    assert_eq!(rig.rd(DR), T0 as u32 - 3600);
+    assert!(!rig.irq.level());
+    // Moving forward again reaches MR and fires exactly there.
+    let polls = rig.run_timers_until(T0 * NS);
+    assert_eq!(polls, vec![(T0 - 5) * NS]);
+    assert!(rig.irq.level());
+}
+
+#[test]
+fn test_huge_forward_jump_fires_and_wraps_counter() {
+    let mut rig = Rig::at_secs(T0);
+    armed(&mut rig, 7);
+    rig.advance_ns(u64::MAX / 2);
+    assert_eq!(rig.rd(RIS), 1);
+    let expected = ((T0 * NS + u64::MAX / 2) / NS) % (1u64 << 32);
+    assert_eq!(u64::from(rig.rd(DR)), expected);
+}
+
+// ---- interrupt sink failures ----
+
+#[test]
+fn test_failed_raise_is_retried_and_deadline_is_now() {
+    let mut rig = Rig::at_secs(T0);
+    armed(&mut rig, T0 as u32 + 1);
+    rig.irq.fail_next(1);
+    rig.advance(Duration::from_secs(1));
+    rig.dev().poll();
+    assert!(!rig.irq.level());
+    assert_eq!(rig.counters.interrupt_errors(), 1);
+    assert_eq!(rig.dev().next_deadline(), Some(rig.clock_ns()));
+    rig.dev().poll();
+    assert!(rig.irq.level());
+    assert_eq!(rig.dev().next_deadline(), None);
+}
+
+#[test]
+fn test_failed_lower_is_retried_on_next_access() {
+    let mut rig = Rig::at_secs(T0);
+    armed(&mut rig, T0 as u32 + 1);
+    rig.advance(Duration::from_secs(1));
+    rig.dev().poll();
+    rig.irq.fail_next(1);
+    rig.wr(ICR, 1);
+    assert!(rig.irq.level());
+    assert!(rig.dev().interrupt_level());
+    assert_eq!(rig.rd(MIS), 0);
+    assert!(!rig.irq.level());
+    assert_eq!(rig.irq.redundant(), 0);
+}
+
+// ---- events and host-side time control ----
+
+#[test]
+fn test_time_set_event_offset_restores_guest_time_in_new_instance() {
+    let mut rig = Rig::at_ns(T0 * NS + 400_000_000);
+    rig.wr(LR, 1_000_000);
+    let offset = rig.counters.last_offset_ns().unwrap();
+    // Next boot, an hour later, on a fresh device.
+    let clock = ManualClock::new((T0 + 3600) * NS + 400_000_000);
+    let mut next = Pl031::with_clock(RecordingIrq::new(), clock);
+    next.set_offset_ns(i128::from(offset));
+    assert_eq!(next.read(0x000), 1_003_600);
+}
+
+#[test]
+fn test_offset_of_fresh_device_is_zero_and_follows_lr() {
+    let mut rig = Rig::at_secs(T0);
+    assert_eq!(rig.dev().offset_ns(), 0);
+    rig.wr(LR, T0 as u32 - 60);
+    assert_eq!(rig.dev().offset_ns(), -60 * i128::from(NS));
+}
+
+#[test]
+fn test_set_offset_does_not_fire_or_touch_lr() {
+    let mut rig = Rig::at_secs(T0);
+    armed(&mut rig, T0 as u32 + 10);
+    rig.dev().set_offset_ns(10 * i128::from(NS));
+    assert_eq!(rig.rd(DR), T0 as u32 + 10);
+    assert_eq!(rig.rd(RIS), 0);
+    assert_eq!(rig.rd(LR), 0);
+    assert_eq!(rig.counters.time_sets(), 0);
+}
+
+#[test]
+fn test_counter_reads_dr_without_events() {
+    let mut rig = Rig::at_secs(T0);
+    assert_eq!(rig.dev().counter(), T0 as u32);
+    assert_eq!(rig.counters.invalid_reads(), 0);
+}
+
+// ---- state ----
+
+fn fresh_state() -> Pl031State {
+    Pl031::with_clock(RecordingIrq::new(), ManualClock::from_secs(T0)).state()
+}
+
+fn restore(state: &Pl031State) -> Result<Pl031<RecordingIrq, ManualClock>, StateError> {
+    Pl031::from_state(
+        state,
+        RestorePolicy::Resume,
+        RecordingIrq::new(),
+        ManualClock::from_secs(T0),
+        NoEvents,
+    )
+}
+
+#[test]
+fn test_state_with_unknown_version_is_refused() {
+    let mut state = fresh_state();
+    state.version = 2;
+    assert_eq!(
+        restore(&state).unwrap_err(),
+        StateError::UnsupportedVersion {
+            found: 2,
+            supported: 1
+        }
+    );
+}
+
+#[test]
+fn test_state_with_counter_past_32_bits_is_refused() {
+    let mut state = fresh_state();
+    state.counter_ns = (1u64 << 32) * NS;
+    assert_eq!(
+        restore(&state).unwrap_err(),
+        StateError::CounterOutOfRange((1u64 << 32) * NS)
+    );
+}
+
+#[test]
+fn test_state_with_reserved_imsc_bits_is_refused() {
+    let mut state = fresh_state();
+    state.imsc = 0x8000_0001;
+    assert_eq!(
+        restore(&state).unwrap_err(),
+        StateError::ReservedBits {
+            register: "RTCIMSC",
+            value: 0x8000_0001
+        }
+    );
+}
+
+#[test]
+fn test_state_round_trips_through_resume() {
+    let mut rig = Rig::at_ns(T0 * NS + 123);
+    rig.wr(LR, 5);
+    rig.wr(MR, 9);
+    rig.wr(IMSC, 1);
+    let state = rig.dev().state();
+    let mut back = Pl031::from_state(
+        &state,
+        RestorePolicy::Resume,
+        RecordingIrq::new(),
+        rig.clock.clone(),
+        NoEvents,
+    )
+    .unwrap();
+    assert_eq!(back.state(), state);
+}
+
+#[test]
+fn test_state_error_messages_say_what_to_do() {
+    let msg = StateError::UnsupportedVersion {
+        found: 9,
+        supported: 1,
+    }
+    .to_string();
+    assert!(msg.contains("convert the snapshot"));
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn test_state_serde_json_round_trip() {
+    let mut rig = Rig::at_ns(u64::MAX - 5);
+    rig.wr(LR, 0xFFFF_FFFF);
+    rig.wr(MR, 3);
+    let state = rig.dev().state();
+    let json = serde_json::to_string(&state).unwrap();
+    let back: Pl031State = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, state);
+}
