@@ -1,0 +1,933 @@
+//! The 16550A state machine.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+
+use superio_core::{ByteRegisters, IrqLine, LineChange, Trigger};
+
+use crate::events::{NoEvents, SerialEvents};
+use crate::regs::*;
+use crate::state::{
+    BudgetAction, Config, InputError, OutputBudget, StateError, Uart16550State, STATE_VERSION,
+};
+
+/// How many times one sink write is retried after `ErrorKind::Interrupted`
+/// before the sink is treated as blocked.
+const MAX_INTERRUPTED_RETRIES: u32 = 8;
+
+/// An emulated 16550A UART.
+///
+/// Generic over its interrupt sink `T` (a [`Trigger`]), its events `EV` (a
+/// [`SerialEvents`]) and its output sink `W` (an [`io::Write`]).
+///
+/// # The guest side
+/// [`read`](Self::read) and [`write`](Self::write) take a register offset
+/// 0–7; put the UART on a bus with [`superio_core::PioBytes`] or
+/// [`superio_core::MmioBytes`] (it implements [`ByteRegisters`]). The
+/// interrupt output is a level, published to `T` once at the end of every
+/// access and host call: `trigger()` when it rises, `lower()` when it falls.
+///
+/// # Output: write-through, coalesced, back-pressured
+/// Each THR byte goes to the sink at once. The sink's `flush()` and the
+/// THR-empty interrupt wait for the end of the guest's *burst*: the next
+/// access to any other register, a FIFO's worth of bytes, or
+/// [`end_tx_burst`](Self::end_tx_burst). A driver writing 16 bytes then
+/// costs one interrupt and one flush. Call `end_tx_burst` when the vCPU exits
+/// for any other reason and on a short timer, so a driver that writes and
+/// then halts still gets its interrupt.
+///
+/// If the sink answers `WouldBlock` or `Ok(0)`, the byte stays in the TX FIFO,
+/// LSR.THRE/TEMT read 0, THRI is withheld and [`SerialEvents::tx_blocked`]
+/// fires: call [`drain_tx`](Self::drain_tx) once the sink is writable. A guest
+/// that ignores THRE and writes into a full TX FIFO loses its own excess
+/// bytes, counted by `tx_lost_byte`. A sink error other than `WouldBlock`
+/// drops the bytes of that write (counted; `output_error` fires): the guest is
+/// never stalled by a broken sink.
+///
+/// # Input
+/// [`enqueue_raw_bytes`](Self::enqueue_raw_bytes) accepts what fits in the RX
+/// FIFO and returns the count; [`SerialEvents::in_buffer_empty`] says when to
+/// offer more. [`send_break`](Self::send_break) queues a break (a Linux `SysRq`).
+///
+/// ```
+/// use superio_core::test_utils::RecordingIrq;
+/// use superio_uart16550::{regs, Uart16550};
+///
+/// let irq = RecordingIrq::new();
+/// let mut uart = Uart16550::new(irq.clone(), Vec::new());
+/// // The guest driver: 8N1, FIFOs on, RX interrupt enabled, OUT2 set.
+/// uart.write(regs::LCR, regs::LCR_WLEN8);
+/// uart.write(regs::FCR, regs::FCR_ENABLE_FIFO);
+/// uart.write(regs::MCR, regs::MCR_OUT2 | regs::MCR_DTR | regs::MCR_RTS);
+/// uart.write(regs::IER, regs::IER_RDI);
+/// // The host types "hi".
+/// assert_eq!(uart.enqueue_raw_bytes(b"hi").unwrap(), 2);
+/// assert!(irq.level());
+/// assert_eq!(uart.read(regs::IIR), regs::IIR_FIFO_ENABLED | regs::IIR_RDI);
+/// assert_eq!([uart.read(regs::RBR), uart.read(regs::RBR)], *b"hi");
+/// assert!(!irq.level());
+/// // The guest prints.
+/// uart.write(regs::THR, b'!');
+/// assert_eq!(uart.writer().as_slice(), b"!");
+/// ```
+#[derive(Debug)]
+pub struct Uart16550<T: Trigger, EV: SerialEvents = NoEvents, W: Write = io::Sink> {
+    config: Config,
+    dll: u8,
+    dlm: u8,
+    ier: u8,
+    fcr: u8,
+    lcr: u8,
+    mcr: u8,
+    scr: u8,
+    /// Sticky LSR error bits (OE/BI), cleared by an LSR read.
+    lsr_errors: u8,
+    /// Modem inputs driven by the host (used outside loopback).
+    modem_lines: u8,
+    msr_deltas: u8,
+    thri_pending: bool,
+    rx: VecDeque<u8>,
+    /// Absolute indices (counted with `rx_popped`) of break characters behind
+    /// the head of the RX FIFO, whose BI is revealed when they reach the head.
+    rx_breaks: VecDeque<u64>,
+    /// Bytes ever popped from `rx` (wrapping): gives `rx` entries absolute indices.
+    rx_popped: u64,
+    tx: VecDeque<u8>,
+    /// THR writes since the last access to another register.
+    burst_len: usize,
+    /// Bytes written to the sink since its last `flush()`.
+    unflushed: bool,
+    /// The guest read IIR while the published line was high, and no new edge
+    /// has been sent since (see [`Config::rearm_edges`]).
+    irq_serviced: bool,
+    budget: Option<OutputBudget>,
+    irq: IrqLine<T>,
+    irq_errors: u64,
+    events: EV,
+    out: W,
+}
+
+/// The vm-superio name, for an easy migration.
+pub type Serial<T, EV = NoEvents, W = io::Sink> = Uart16550<T, EV, W>;
+
+impl<T: Trigger, W: Write> Uart16550<T, NoEvents, W> {
+    /// A PC COM port (default [`Config`]) writing guest output to `out` and
+    /// signalling its interrupt through `trigger`.
+    pub fn new(trigger: T, out: W) -> Self {
+        Self::with_events(trigger, NoEvents, out)
+    }
+}
+
+impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
+    /// Like [`new`](Uart16550::new), reporting events to `events`.
+    pub fn with_events(trigger: T, events: EV, out: W) -> Self {
+        Self::with_config(Config::default(), trigger, events, out)
+    }
+
+    /// A UART with the given configuration, in power-on state.
+    pub fn with_config(config: Config, trigger: T, events: EV, out: W) -> Self {
+        let mut uart = Self {
+            config,
+            dll: 0,
+            dlm: 0,
+            ier: 0,
+            fcr: 0,
+            lcr: 0,
+            mcr: 0,
+            scr: 0,
+            lsr_errors: 0,
+            modem_lines: RESET_MODEM_LINES,
+            msr_deltas: 0,
+            thri_pending: false,
+            rx: VecDeque::with_capacity(config.fifo_size()),
+            rx_breaks: VecDeque::new(),
+            rx_popped: 0,
+            tx: VecDeque::new(),
+            burst_len: 0,
+            unflushed: false,
+            irq_serviced: false,
+            budget: config.output_budget,
+            irq: IrqLine::new(trigger),
+            irq_errors: 0,
+            events,
+            out,
+        };
+        uart.power_on_registers();
+        uart
+    }
+
+    /// Restores a UART from a snapshot taken with [`state`](Self::state),
+    /// after checking every field. The interrupt line is derived from the
+    /// restored registers and raised at once if an enabled interrupt is
+    /// pending; bytes left in the TX FIFO are offered to the new sink.
+    ///
+    /// # Errors
+    /// [`StateError`] when the snapshot is from another version, has bits set
+    /// that a 16550A does not implement, holds more bytes than the FIFOs of
+    /// `config` can, or is otherwise inconsistent.
+    pub fn from_state(
+        state: &Uart16550State,
+        config: Config,
+        trigger: T,
+        events: EV,
+        out: W,
+    ) -> Result<Self, StateError> {
+        validate_state(state, &config)?;
+        let mut uart = Self::with_config(config, trigger, events, out);
+        uart.dll = state.dll;
+        uart.dlm = state.dlm;
+        uart.ier = state.ier;
+        uart.fcr = state.fcr;
+        uart.lcr = state.lcr;
+        uart.mcr = state.mcr;
+        uart.scr = state.scr;
+        uart.lsr_errors = state.lsr_errors;
+        uart.modem_lines = state.modem_lines;
+        uart.msr_deltas = state.msr_deltas;
+        uart.thri_pending = state.thri_pending;
+        uart.rx.extend(state.rx_fifo.iter().copied());
+        uart.rx_breaks
+            .extend(state.rx_breaks.iter().map(|&i| u64::from(i)));
+        uart.tx.extend(state.tx_fifo.iter().copied());
+        uart.budget = state.output_budget;
+        if !uart.tx.is_empty() {
+            uart.drain_tx_inner();
+        }
+        uart.update_irq();
+        Ok(uart)
+    }
+
+    /// A snapshot of the device (registers, FIFO contents, pending THRI,
+    /// modem deltas, remaining output budget).
+    pub fn state(&self) -> Uart16550State {
+        let base = self.rx_popped;
+        Uart16550State {
+            version: STATE_VERSION,
+            dll: self.dll,
+            dlm: self.dlm,
+            ier: self.ier,
+            fcr: self.fcr,
+            lcr: self.lcr,
+            mcr: self.mcr,
+            scr: self.scr,
+            lsr_errors: self.lsr_errors,
+            modem_lines: self.modem_lines,
+            msr_deltas: self.msr_deltas,
+            thri_pending: self.thri_pending || (self.burst_len > 0 && self.tx.is_empty()),
+            rx_fifo: self.rx.iter().copied().collect(),
+            rx_breaks: self
+                .rx_breaks
+                .iter()
+                .filter_map(|&abs| u32::try_from(abs.wrapping_sub(base)).ok())
+                .collect(),
+            tx_fifo: self.tx.iter().copied().collect(),
+            output_budget: self.budget,
+        }
+    }
+
+    /// Returns the device to its power-on state without rebuilding it. Bytes
+    /// the sink had not taken are discarded (reported through
+    /// `tx_lost_byte`); the output budget and the configuration are kept.
+    pub fn reset(&mut self) {
+        self.clear_rx();
+        self.discard_tx();
+        self.flush_sink();
+        self.power_on_registers();
+        self.update_irq();
+    }
+
+    fn power_on_registers(&mut self) {
+        let [dll, dlm] = RESET_DIVISOR.to_le_bytes();
+        self.dll = dll;
+        self.dlm = dlm;
+        self.ier = 0;
+        self.fcr = 0;
+        self.lcr = 0;
+        self.mcr = 0;
+        self.scr = 0;
+        self.lsr_errors = 0;
+        self.modem_lines = RESET_MODEM_LINES;
+        self.msr_deltas = 0;
+        self.thri_pending = false;
+        self.rx.clear();
+        self.rx_breaks.clear();
+        self.tx.clear();
+        self.burst_len = 0;
+        self.irq_serviced = false;
+    }
+
+    // ------------------------------------------------------------------
+    // Guest side.
+    // ------------------------------------------------------------------
+
+    /// A guest read of register `offset` (0–7; other offsets read 0xFF and
+    /// change nothing).
+    pub fn read(&mut self, offset: u8) -> u8 {
+        self.end_burst();
+        let value = match offset {
+            DLL if self.dlab() => self.dll,
+            DLM if self.dlab() => self.dlm,
+            RBR => self.read_rbr(),
+            IER => self.ier,
+            IIR => self.read_iir(),
+            LCR => self.lcr,
+            MCR => self.mcr,
+            LSR => self.read_lsr(),
+            MSR => self.read_msr(),
+            SCR => self.scr,
+            _ => 0xFF,
+        };
+        self.update_irq();
+        value
+    }
+
+    /// A guest write of `value` to register `offset` (0–7; others are ignored).
+    pub fn write(&mut self, offset: u8, value: u8) {
+        match offset {
+            DLL if self.dlab() => {
+                self.end_burst();
+                self.dll = value;
+            }
+            DLM if self.dlab() => {
+                self.end_burst();
+                self.dlm = value;
+            }
+            THR => self.write_thr(value),
+            _ => {
+                self.end_burst();
+                match offset {
+                    IER => self.write_ier(value),
+                    FCR => self.write_fcr(value),
+                    LCR => self.lcr = value,
+                    MCR => self.write_mcr(value),
+                    SCR => self.scr = value,
+                    // LSR and MSR are read-only; writes to them are ignored.
+                    _ => {}
+                }
+            }
+        }
+        self.update_irq();
+    }
+
+    fn dlab(&self) -> bool {
+        self.lcr & LCR_DLAB != 0
+    }
+
+    fn loopback(&self) -> bool {
+        self.mcr & MCR_LOOP != 0
+    }
+
+    fn fifo_enabled(&self) -> bool {
+        self.fcr & FCR_ENABLE_FIFO != 0
+    }
+
+    /// The depth of each FIFO in the current mode: 1 (a holding register)
+    /// while the FIFOs are disabled.
+    fn capacity(&self) -> usize {
+        if self.fifo_enabled() {
+            self.config.fifo_size()
+        } else {
+            1
+        }
+    }
+
+    /// RX bytes needed for a "received data" (rather than "character
+    /// timeout") interrupt: FCR's 1/4/8/14 of 16, scaled to the FIFO depth.
+    fn rx_trigger_level(&self) -> usize {
+        if !self.fifo_enabled() {
+            return 1;
+        }
+        let sixteenths = match self.fcr & FCR_TRIGGER_MASK {
+            FCR_TRIGGER_1 => return 1,
+            FCR_TRIGGER_4 => 4,
+            FCR_TRIGGER_8 => 8,
+            _ => 14,
+        };
+        (self.config.fifo_size() * sixteenths / HW_FIFO_SIZE).max(1)
+    }
+
+    fn read_rbr(&mut self) -> u8 {
+        let Some(byte) = self.rx.pop_front() else {
+            return 0;
+        };
+        self.rx_popped = self.rx_popped.wrapping_add(1);
+        self.events.buffer_read();
+        if self.rx.is_empty() {
+            self.rx_breaks.clear();
+            self.events.in_buffer_empty();
+        } else if self.rx_breaks.front() == Some(&self.rx_popped) {
+            // The next character is a break: it reaches the head, so BI shows.
+            self.rx_breaks.pop_front();
+            self.lsr_errors |= LSR_BI;
+        }
+        byte
+    }
+
+    /// The ID of the highest-priority enabled pending interrupt.
+    fn pending_interrupt(&self) -> Option<u8> {
+        if self.ier & IER_RLSI != 0 && self.lsr_errors & LSR_ERROR_BITS != 0 {
+            return Some(IIR_RLSI);
+        }
+        if self.ier & IER_RDI != 0 && !self.rx.is_empty() {
+            // No timer: data below the trigger level is reported as a
+            // character timeout straight away.
+            return Some(if self.rx.len() >= self.rx_trigger_level() {
+                IIR_RDI
+            } else {
+                IIR_CTI
+            });
+        }
+        if self.ier & IER_THRI != 0 && self.thri_pending {
+            return Some(IIR_THRI);
+        }
+        if self.ier & IER_MSI != 0 && self.msr_deltas != 0 {
+            return Some(IIR_MSI);
+        }
+        None
+    }
+
+    fn iir(&self) -> u8 {
+        let fifo = if self.fifo_enabled() {
+            IIR_FIFO_ENABLED
+        } else {
+            0
+        };
+        fifo | self.pending_interrupt().unwrap_or(IIR_NO_INT)
+    }
+
+    fn read_iir(&mut self) -> u8 {
+        let iir = self.iir();
+        // 16550: reading IIR clears THRI, but only when it is what IIR reports.
+        if iir & (IIR_NO_INT | IIR_ID_MASK) == IIR_THRI {
+            self.thri_pending = false;
+        }
+        if self.irq.level() {
+            self.irq_serviced = true;
+        }
+        iir
+    }
+
+    fn lsr(&self) -> u8 {
+        let mut lsr = self.lsr_errors;
+        if !self.rx.is_empty() {
+            lsr |= LSR_DR;
+            if self.fifo_enabled() && (lsr & LSR_BI != 0 || !self.rx_breaks.is_empty()) {
+                lsr |= LSR_FIFOE;
+            }
+        }
+        if self.tx.is_empty() {
+            lsr |= LSR_THRE | LSR_TEMT;
+        }
+        lsr
+    }
+
+    fn read_lsr(&mut self) -> u8 {
+        let lsr = self.lsr();
+        self.lsr_errors = 0;
+        lsr
+    }
+
+    /// The modem inputs the receiver sees: the host's lines, or in loopback
+    /// the MCR outputs (RTS→CTS, DTR→DSR, OUT1→RI, OUT2→DCD).
+    fn modem_inputs(&self) -> u8 {
+        if !self.loopback() {
+            return self.modem_lines;
+        }
+        let map = [
+            (MCR_RTS, MSR_CTS),
+            (MCR_DTR, MSR_DSR),
+            (MCR_OUT1, MSR_RI),
+            (MCR_OUT2, MSR_DCD),
+        ];
+        map.iter()
+            .filter(|(out, _)| self.mcr & out != 0)
+            .fold(0, |acc, (_, input)| acc | input)
+    }
+
+    /// Records the delta bits for a change of the modem inputs.
+    fn note_modem_change(&mut self, before: u8, after: u8) {
+        let changed = before ^ after;
+        if changed & MSR_CTS != 0 {
+            self.msr_deltas |= MSR_DCTS;
+        }
+        if changed & MSR_DSR != 0 {
+            self.msr_deltas |= MSR_DDSR;
+        }
+        if before & MSR_RI != 0 && after & MSR_RI == 0 {
+            self.msr_deltas |= MSR_TERI;
+        }
+        if changed & MSR_DCD != 0 {
+            self.msr_deltas |= MSR_DDCD;
+        }
+    }
+
+    fn read_msr(&mut self) -> u8 {
+        let msr = self.modem_inputs() | self.msr_deltas;
+        self.msr_deltas = 0;
+        msr
+    }
+
+    fn write_ier(&mut self, value: u8) {
+        let value = value & IER_VALID;
+        // Enabling THRI with the transmitter empty raises it, every time.
+        if value & IER_THRI != 0 && self.ier & IER_THRI == 0 {
+            self.thri_pending = self.tx.is_empty();
+        }
+        self.ier = value;
+    }
+
+    fn write_fcr(&mut self, value: u8) {
+        let toggled = (self.fcr ^ value) & FCR_ENABLE_FIFO != 0;
+        if toggled || value & FCR_CLEAR_RCVR != 0 {
+            self.clear_rx();
+        }
+        if toggled || value & FCR_CLEAR_XMIT != 0 {
+            if !self.tx.is_empty() {
+                self.thri_pending = true;
+            }
+            self.discard_tx();
+        }
+        self.fcr = value & (FCR_ENABLE_FIFO | FCR_DMA_SELECT | FCR_TRIGGER_MASK);
+    }
+
+    fn clear_rx(&mut self) {
+        let had_data = !self.rx.is_empty();
+        self.rx_popped = self.rx_popped.wrapping_add(self.rx.len() as u64);
+        self.rx.clear();
+        self.rx_breaks.clear();
+        if had_data {
+            self.events.in_buffer_empty();
+        }
+    }
+
+    fn discard_tx(&mut self) {
+        let lost = self.tx.len();
+        if lost > 0 {
+            self.tx.clear();
+            self.events.tx_lost_bytes(lost);
+        }
+    }
+
+    fn write_mcr(&mut self, value: u8) {
+        let before = self.modem_inputs();
+        self.mcr = value & MCR_VALID;
+        let after = self.modem_inputs();
+        self.note_modem_change(before, after);
+    }
+
+    fn write_thr(&mut self, byte: u8) {
+        // A THR write clears THRI.
+        self.thri_pending = false;
+        if self.burst_len >= self.capacity() {
+            // A FIFO's worth in one burst: flush now, so output never waits
+            // long in a buffering sink. THRI stays clear: the guest is still
+            // writing.
+            self.flush_sink();
+            self.burst_len = 0;
+        }
+        self.burst_len += 1;
+        if self.loopback() {
+            self.loop_byte(byte);
+            return;
+        }
+        if !self.tx.is_empty() {
+            // The sink is blocked; queue behind the bytes already waiting.
+            if self.tx.len() < self.capacity() {
+                self.tx.push_back(byte);
+            } else {
+                self.events.tx_lost_byte();
+            }
+            return;
+        }
+        let (consumed, blocked) = self.output(&[byte]);
+        if consumed == 0 && blocked {
+            self.tx.push_back(byte);
+            self.events.tx_blocked();
+        }
+    }
+
+    /// Loopback: the transmitter feeds the receiver; the sink sees nothing.
+    fn loop_byte(&mut self, byte: u8) {
+        if self.rx.len() < self.capacity() {
+            self.rx.push_back(byte);
+        } else {
+            self.lsr_errors |= LSR_OE;
+            self.events.rx_overrun();
+        }
+    }
+
+    /// Ends the guest's output burst: flushes the sink and raises THRI if
+    /// the transmitter is empty.
+    fn end_burst(&mut self) {
+        if self.burst_len == 0 {
+            return;
+        }
+        self.burst_len = 0;
+        self.flush_sink();
+        if self.tx.is_empty() {
+            self.thri_pending = true;
+        }
+    }
+
+    fn flush_sink(&mut self) {
+        if !self.unflushed {
+            return;
+        }
+        self.unflushed = false;
+        match self.out.flush() {
+            Ok(()) => {}
+            // The bytes are still in the writer; it flushes them later.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => {
+                log::debug!("uart16550: output flush failed: {e}");
+                self.events.output_error(e.kind());
+            }
+        }
+    }
+
+    /// Offers `buf` to the sink within the output budget. Returns how many
+    /// bytes were consumed (written, or dropped by policy or a sink error) and
+    /// whether the sink (or a stalling budget) is now blocked.
+    fn output(&mut self, buf: &[u8]) -> (usize, bool) {
+        let mut done = 0;
+        let mut interrupted = 0;
+        while let Some(rest) = buf.get(done..).filter(|r| !r.is_empty()) {
+            let allowed = match self.budget {
+                Some(b) => usize::try_from(b.bytes)
+                    .unwrap_or(usize::MAX)
+                    .min(rest.len()),
+                None => rest.len(),
+            };
+            if allowed == 0 {
+                match self.budget.map(|b| b.when_exhausted) {
+                    Some(BudgetAction::Drop) => {
+                        self.events.tx_lost_bytes(rest.len());
+                        return (buf.len(), false);
+                    }
+                    _ => return (done, true),
+                }
+            }
+            let chunk = rest.get(..allowed).unwrap_or(rest);
+            match self.out.write(chunk) {
+                Ok(0) => return (done, true),
+                Ok(n) => {
+                    let n = n.min(chunk.len());
+                    done += n;
+                    self.unflushed = true;
+                    if let Some(b) = self.budget.as_mut() {
+                        b.bytes = b.bytes.saturating_sub(n as u64);
+                    }
+                    self.events.out_bytes(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (done, true),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    interrupted += 1;
+                    if interrupted > MAX_INTERRUPTED_RETRIES {
+                        return (done, true);
+                    }
+                }
+                Err(e) => {
+                    log::debug!(
+                        "uart16550: output sink failed, {} bytes dropped: {e}",
+                        rest.len()
+                    );
+                    self.events.output_error(e.kind());
+                    self.events.tx_lost_bytes(rest.len());
+                    return (buf.len(), false);
+                }
+            }
+        }
+        (done, false)
+    }
+
+    fn drain_tx_inner(&mut self) -> usize {
+        if self.tx.is_empty() {
+            return 0;
+        }
+        let mut tx = std::mem::take(&mut self.tx);
+        let (consumed, blocked) = self.output(tx.make_contiguous());
+        tx.drain(..consumed.min(tx.len()));
+        self.tx = tx;
+        if self.tx.is_empty() {
+            self.flush_sink();
+            self.thri_pending = true;
+        } else if blocked {
+            self.events.tx_blocked();
+        }
+        self.tx.len()
+    }
+
+    /// The interrupt level the device drives now.
+    fn line(&self) -> bool {
+        self.pending_interrupt().is_some()
+            && (!self.config.out2_gates_irq || self.mcr & MCR_OUT2 != 0)
+    }
+
+    /// Publishes the level (once per access or host call).
+    fn update_irq(&mut self) {
+        let level = self.line();
+        match self.irq.set_level(level) {
+            Ok(LineChange::Raised) => {
+                self.irq_serviced = false;
+                self.events.interrupt_raised();
+            }
+            Ok(LineChange::Unchanged | LineChange::Lowered) => {}
+            Err(e) => self.irq_failed(&e),
+        }
+    }
+
+    fn irq_failed(&mut self, e: &T::E) {
+        self.irq_errors = self.irq_errors.saturating_add(1);
+        self.events.interrupt_error();
+        if self.irq_errors.is_power_of_two() {
+            log::warn!(
+                "uart16550: interrupt sink failed ({e:?}); retrying on the next access (seen {} times)",
+                self.irq_errors
+            );
+        }
+    }
+
+    /// Sends a fresh edge if the guest's handler has seen the current one
+    /// and the line is still high (see [`Config::rearm_edges`]).
+    fn rearm(&mut self) {
+        if !self.config.rearm_edges || !self.irq_serviced || !self.irq.level() || !self.line() {
+            return;
+        }
+        if let Err(e) = self.irq.set_level(false) {
+            self.irq_failed(&e);
+            return;
+        }
+        self.update_irq();
+    }
+
+    // ------------------------------------------------------------------
+    // Host side.
+    // ------------------------------------------------------------------
+
+    /// Offers `input` to the guest; returns how many bytes fit in the RX FIFO
+    /// (0 when it is full). Offer the rest after the `in_buffer_empty` event.
+    ///
+    /// # Errors
+    /// [`InputError::Loopback`] while the guest has the UART in loopback mode
+    /// (nothing is taken).
+    pub fn enqueue_raw_bytes(&mut self, input: &[u8]) -> Result<usize, InputError> {
+        if self.loopback() {
+            return Err(InputError::Loopback);
+        }
+        let room = self.capacity().saturating_sub(self.rx.len());
+        let n = room.min(input.len());
+        self.rx.extend(input.iter().take(n));
+        self.update_irq();
+        if !input.is_empty() {
+            self.rearm();
+        }
+        Ok(n)
+    }
+
+    /// Free space in the RX FIFO, in bytes (vm-superio's name).
+    pub fn fifo_capacity(&self) -> usize {
+        self.capacity().saturating_sub(self.rx.len())
+    }
+
+    /// Bytes waiting in the RX FIFO for the guest.
+    pub fn rx_len(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Receives a break: a 0x00 character flagged BI, which Linux turns into a
+    /// `SysRq`/kdb break. BI shows in LSR (and raises RLSI) when the character
+    /// reaches the head of the RX FIFO.
+    ///
+    /// # Errors
+    /// [`InputError::Loopback`] in loopback mode; [`InputError::RxFull`] when
+    /// the RX FIFO has no room (retry after `in_buffer_empty`).
+    pub fn send_break(&mut self) -> Result<(), InputError> {
+        if self.loopback() {
+            return Err(InputError::Loopback);
+        }
+        if self.rx.len() >= self.capacity() {
+            return Err(InputError::RxFull);
+        }
+        if self.rx.is_empty() {
+            self.lsr_errors |= LSR_BI;
+        } else {
+            let index = self.rx_popped.wrapping_add(self.rx.len() as u64);
+            self.rx_breaks.push_back(index);
+        }
+        self.rx.push_back(0);
+        self.events.break_received();
+        self.update_irq();
+        self.rearm();
+        Ok(())
+    }
+
+    /// Sets the modem inputs the guest sees in MSR (outside loopback): any of
+    /// [`MSR_DCD`], [`MSR_DSR`], [`MSR_CTS`], [`MSR_RI`]; other bits are
+    /// ignored. Changes set the MSR delta bits and may raise MSI. For example,
+    /// drop DCD while no client is attached to the console.
+    pub fn set_modem_lines(&mut self, lines: u8) {
+        let before = self.modem_inputs();
+        self.modem_lines = lines & MSR_STATUS_MASK;
+        let after = self.modem_inputs();
+        self.note_modem_change(before, after);
+        self.update_irq();
+    }
+
+    /// The host-driven modem inputs.
+    pub fn modem_lines(&self) -> u8 {
+        self.modem_lines
+    }
+
+    /// Ends the guest's output burst now: flushes the sink and raises THRI
+    /// (if enabled). Call it when the vCPU exits for a reason other than a
+    /// UART access and on a short timer.
+    pub fn end_tx_burst(&mut self) {
+        self.end_burst();
+        self.update_irq();
+    }
+
+    /// Offers the bytes waiting in the TX FIFO to the sink again; call it
+    /// when the sink is writable after a `tx_blocked` event. Returns the bytes
+    /// still waiting (0: drained, THRE is back and THRI raised).
+    pub fn drain_tx(&mut self) -> usize {
+        let left = self.drain_tx_inner();
+        self.update_irq();
+        left
+    }
+
+    /// Bytes waiting in the TX FIFO because the sink pushed back.
+    pub fn tx_pending(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Replaces the output budget (`None`: unlimited) and retries waiting output.
+    pub fn set_output_budget(&mut self, budget: Option<OutputBudget>) {
+        self.budget = budget;
+        self.drain_tx();
+    }
+
+    /// Grants `bytes` more output budget (no effect while unlimited) and
+    /// retries waiting output.
+    pub fn add_output_budget(&mut self, bytes: u64) {
+        if let Some(b) = self.budget.as_mut() {
+            b.bytes = b.bytes.saturating_add(bytes);
+        }
+        self.drain_tx();
+    }
+
+    /// The remaining output budget, if one is set.
+    pub fn output_budget(&self) -> Option<OutputBudget> {
+        self.budget
+    }
+
+    /// What a guest read of IIR would return now, without its side effects
+    /// (clearing THRI, ending an output burst). For VMM diagnostics and tests.
+    pub fn peek_iir(&self) -> u8 {
+        self.iir()
+    }
+
+    /// The level of the interrupt output as last published to the sink.
+    pub fn irq_level(&self) -> bool {
+        self.irq.level()
+    }
+
+    /// How many times the interrupt sink returned an error.
+    pub fn irq_errors(&self) -> u64 {
+        self.irq_errors
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The output sink.
+    pub fn writer(&self) -> &W {
+        &self.out
+    }
+
+    /// The output sink, mutably.
+    pub fn writer_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
+    /// Consumes the UART, returning the output sink.
+    pub fn into_writer(self) -> W {
+        self.out
+    }
+
+    /// The interrupt sink.
+    pub fn interrupt_evt(&self) -> &T {
+        self.irq.sink()
+    }
+
+    /// The events sink.
+    pub fn events(&self) -> &EV {
+        &self.events
+    }
+}
+
+impl<T: Trigger, EV: SerialEvents, W: Write> ByteRegisters for Uart16550<T, EV, W> {
+    const REGISTER_COUNT: u8 = REGISTER_COUNT;
+
+    fn read_register(&mut self, reg: u8) -> u8 {
+        self.read(reg)
+    }
+
+    fn write_register(&mut self, reg: u8, value: u8) {
+        self.write(reg, value);
+    }
+}
+
+fn validate_state(s: &Uart16550State, config: &Config) -> Result<(), StateError> {
+    if s.version != STATE_VERSION {
+        return Err(StateError::Version { found: s.version });
+    }
+    let masks: [(&'static str, u8, u8); 6] = [
+        ("ier", s.ier, IER_VALID),
+        (
+            "fcr",
+            s.fcr,
+            FCR_ENABLE_FIFO | FCR_DMA_SELECT | FCR_TRIGGER_MASK,
+        ),
+        ("mcr", s.mcr, MCR_VALID),
+        ("lsr_errors", s.lsr_errors, LSR_ERROR_BITS),
+        ("modem_lines", s.modem_lines, MSR_STATUS_MASK),
+        ("msr_deltas", s.msr_deltas, MSR_DELTA_MASK),
+    ];
+    for (field, value, valid) in masks {
+        if value & !valid != 0 {
+            return Err(StateError::ReservedBits { field, value });
+        }
+    }
+    let capacity = if s.fcr & FCR_ENABLE_FIFO != 0 {
+        config.fifo_size()
+    } else {
+        1
+    };
+    for (field, len) in [("rx_fifo", s.rx_fifo.len()), ("tx_fifo", s.tx_fifo.len())] {
+        if len > capacity {
+            return Err(StateError::FifoOverflow {
+                field,
+                len,
+                capacity,
+            });
+        }
+    }
+    let rx_len = s.rx_fifo.len();
+    let mut prev = 0u32;
+    for &i in &s.rx_breaks {
+        if i <= prev || usize::try_from(i).map_or(true, |i| i >= rx_len) {
+            return Err(StateError::BreakIndex { rx_len });
+        }
+        prev = i;
+    }
+    if s.thri_pending && !s.tx_fifo.is_empty() {
+        return Err(StateError::ThriWithTxData(s.tx_fifo.len()));
+    }
+    Ok(())
+}
