@@ -6,14 +6,19 @@ use superio_core::{IrqLine, Trigger, WordRegisters};
 
 use crate::{
     Clock, NoEvents, Pl031Events, RealtimeClock, TimeSet, NANOS_PER_SEC, PCELL_ID, PERIPH_ID,
-    RTCCR, RTCCR_START, RTCDR, RTCICR, RTCIMSC, RTCLR, RTCMIS, RTCMR, RTCPCELLID0, RTCPERIPHID0,
-    RTCRIS, RTC_INT_ALARM, WINDOW_SIZE,
+    RTCCR, RTCCR_START, RTCDR, RTCICR, RTCIMSC, RTCLR, RTCMIS, RTCMR, RTCPCELLID0, RTCPCELLID3,
+    RTCPERIPHID0, RTCRIS, RTC_INT_ALARM, WINDOW_SIZE,
 };
 
 /// One full turn of the 32-bit seconds counter, in nanoseconds (2³² s, about
 /// 136 years). It fits in a `u64` with room for the sum of two such values.
 const PERIOD_NS: u64 = (1 << 32) * NANOS_PER_SEC;
 const NANOS_PER_SEC_128: u128 = 1_000_000_000;
+
+/// How long after a refused interrupt-sink call [`Pl031::next_deadline`] asks
+/// for a retry: 1 ms, soon enough for a transient irqfd error, slow enough not
+/// to spin a VMM thread on a sink that keeps failing.
+pub const INTERRUPT_RETRY_NS: u64 = 1_000_000;
 
 /// How a restored RTC's time relates to the time it had when saved.
 ///
@@ -299,7 +304,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
             RTCIMSC => u32::from(self.imsc),
             RTCRIS => u32::from(self.ris),
             RTCMIS => u32::from(self.ris && self.imsc),
-            RTCPERIPHID0..=0xFFC if offset % 4 == 0 => id_byte(offset),
+            RTCPERIPHID0..=RTCPCELLID3 if offset % 4 == 0 => id_byte(offset),
             _ => {
                 self.invalid(offset, None);
                 0
@@ -356,13 +361,14 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     /// it is the exact moment the counter becomes equal to RTCMR. With the
     /// interrupt masked, a match is recorded lazily at the guest's next access
     /// (RTCRIS is only visible through one), so no timer is needed. If the
-    /// interrupt sink refused the last level change, the deadline is "now" so
-    /// the VMM retries. Re-read it after every guest access or poll: register
-    /// writes move it.
+    /// interrupt sink refused the last level change, the deadline is
+    /// [`INTERRUPT_RETRY_NS`] after the failed attempt, so the VMM retries soon
+    /// without spinning on a sink that keeps failing. Re-read it after every
+    /// guest access or poll: register writes move it.
     pub fn next_deadline(&self) -> Option<u64> {
         let wanted = self.ris && self.imsc;
         if self.irq.level() != wanted {
-            return Some(self.last_now);
+            return Some(self.last_now.saturating_add(INTERRUPT_RETRY_NS));
         }
         if self.ris || !self.imsc {
             return None;

@@ -68,7 +68,7 @@ pub trait Pl031Events {
     /// The counter reached the match value: RTCRIS went from 0 to 1.
     fn alarm_fired(&self) {}
     /// The interrupt sink refused a level change; the device retries on its
-    /// next update (and [`crate::Pl031::next_deadline`] asks for one now).
+    /// next update (and [`crate::Pl031::next_deadline`] asks for one soon).
     fn interrupt_error(&self) {}
 }
 

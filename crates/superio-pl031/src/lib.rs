@@ -88,7 +88,7 @@ mod events;
 pub mod fdt;
 
 pub use clock::{Clock, ManualClock, RealtimeClock, SteadyClock, NANOS_PER_SEC};
-pub use device::{Pl031, Pl031State, RestorePolicy, StateError};
+pub use device::{Pl031, Pl031State, RestorePolicy, StateError, INTERRUPT_RETRY_NS};
 pub use events::{NoEvents, Pl031Counters, Pl031Events, TimeSet};
 
 // Register map: TRM DDI0224C §3.2, Table 3.1 (offset, type, width, reset value).

@@ -133,7 +133,7 @@ fn test_huge_forward_jump_fires_and_wraps_counter() {
 // ---- interrupt sink failures ----
 
 #[test]
-fn test_failed_raise_is_retried_and_deadline_is_now() {
+fn test_failed_raise_is_retried_after_one_millisecond() {
     let mut rig = Rig::at_secs(T0);
     armed(&mut rig, T0 as u32 + 1);
     rig.irq.fail_next(1);
@@ -141,7 +141,9 @@ fn test_failed_raise_is_retried_and_deadline_is_now() {
     rig.dev().poll();
     assert!(!rig.irq.level());
     assert_eq!(rig.counters.interrupt_errors(), 1);
-    assert_eq!(rig.dev().next_deadline(), Some(rig.clock_ns()));
+    let retry = rig.dev().next_deadline().unwrap();
+    assert_eq!(retry, rig.clock_ns() + 1_000_000);
+    rig.clock.set_ns(retry);
     rig.dev().poll();
     assert!(rig.irq.level());
     assert_eq!(rig.dev().next_deadline(), None);
