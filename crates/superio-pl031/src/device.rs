@@ -448,7 +448,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     }
 
     /// The interrupt sink.
-    pub fn interrupt_sink(&self) -> &T {
+    pub fn interrupt(&self) -> &T {
         self.irq.sink()
     }
 

@@ -295,3 +295,15 @@ fn test_state_serde_json_round_trip() {
     let back: Pl031State = serde_json::from_str(&json).unwrap();
     assert_eq!(back, state);
 }
+
+#[test]
+fn test_device_is_send_for_threaded_vmms() {
+    fn assert_send<S: Send>() {}
+    assert_send::<
+        Pl031<
+            vmm_sys_util::eventfd::EventFd,
+            superio_pl031::RealtimeClock,
+            std::sync::Arc<superio_pl031::Pl031Counters>,
+        >,
+    >();
+}
