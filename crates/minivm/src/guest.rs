@@ -1,0 +1,37 @@
+//! The built-in guest program and the memory layout it shares with the VMM.
+//!
+//! The guest is `guest/guest.S` (GNU as, 16-bit real mode), assembled by
+//! `build.rs` with the machine's binutils. Read that file to see exactly what
+//! the guest does to the devices; change it and rebuild to make it do more.
+
+/// The assembled guest, a flat binary loaded at [`LOAD_ADDR`].
+pub static IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.bin"));
+
+/// Guest-physical address the image is loaded at and starts executing from
+/// (real mode, `CS:IP = 0000:1000`).
+pub const LOAD_ADDR: u64 = 0x1000;
+
+/// Initial stack pointer (`SS = 0`).
+pub const STACK_TOP: u64 = 0x7000;
+
+/// A byte the VMM writes before the guest starts: [`CONFIG_FORCE_POLLING`].
+pub const CONFIG_ADDR: u64 = 0x0500;
+
+/// `CONFIG_ADDR` bit 0: do not probe interrupts, use polled I/O.
+pub const CONFIG_FORCE_POLLING: u8 = 0x01;
+
+/// Guest RAM size: the guest uses well under 64 KiB; 1 MiB is the real-mode space.
+pub const MEM_SIZE: usize = 1 << 20;
+
+/// The line the guest prints when IRQ 4 reached it during its interrupt probe.
+pub const IRQ_DELIVERED_LINE: &str = "irq: IRQ 4 delivered through the PIC: interrupt-driven I/O";
+
+/// The line the guest prints when no IRQ 4 arrived during its interrupt probe.
+pub const IRQ_MISSING_LINE: &str = "irq: no IRQ 4 arrived: polled I/O";
+
+/// The POST code port: the guest writes boot milestones here.
+pub const POST_PORT: u16 = 0x80;
+
+/// POST code: the echo loop runs and the keyboard is live (input and
+/// Ctrl+Alt+Del are handled from now on).
+pub const POST_READY: u8 = 0x01;
