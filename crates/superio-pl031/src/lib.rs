@@ -30,9 +30,9 @@
 //! exact boundary where the counter becomes equal to RTCMR, which is why the
 //! clock is in nanoseconds and [`Pl031::next_deadline`] is too.
 //!
-//! ## Match semantics (TRM §2.1: "When both values are equal, the RTCINTR
-//! interrupt is asserted")
-//! RTCRIS is set when the counter *advances onto* RTCMR. Edge cases, chosen
+//! ## Match semantics
+//! The TRM (§2.1) asserts RTCINTR when the counter and the match value are
+//! equal. Here RTCRIS is set when the counter *advances onto* RTCMR. Edge cases, chosen
 //! deliberately (CONFORMANCE R7) and tested:
 //! - RTCMR written equal to the current RTCDR does not fire now; it fires when
 //!   the counter next reaches it, after a full 2³²-second wrap.
@@ -108,6 +108,11 @@ pub const RTCRIS: u32 = 0x014;
 /// Masked Interrupt Status: RTCRIS & RTCIMSC (RO, 1 bit, reset 0).
 pub const RTCMIS: u32 = 0x018;
 /// Interrupt Clear Register: writing bit 0 = 1 clears RTCRIS (WO, 1 bit).
+///
+/// The TRM's overview (§2.1) says "writing any data value" clears the
+/// interrupt, while Table 3.1 gives RTCICR a single bit. We decode that bit
+/// (as QEMU does), so a write of 0 clears nothing; Linux always writes
+/// `RTC_BIT_AI` (1), where both readings agree.
 pub const RTCICR: u32 = 0x01C;
 /// Peripheral ID register bits \[7:0\] (RO, 8 bits).
 pub const RTCPERIPHID0: u32 = 0xFE0;
