@@ -247,6 +247,19 @@ fn test_u10_thr_write_clears_pending_thri() {
 }
 
 #[test]
+fn test_u10_iir_read_reporting_higher_priority_keeps_thri_pending() {
+    let (mut u, ..) = uart();
+    enable_fifo_and_out2(&mut u);
+    u.enqueue_raw_bytes(b"r").unwrap();
+    u.write(IER, 0x03);
+    assert_eq!(u.read(IIR), 0xC4, "RX data outranks THRI");
+    assert_eq!(u.read(IIR), 0xC4, "and THRI was not cleared by that read");
+    u.read(RX);
+    assert_eq!(u.read(IIR), 0xC2);
+    assert_eq!(u.read(IIR), 0xC1);
+}
+
+#[test]
 fn test_u11_ier_zero_deasserts_line_and_iir_reads_no_int() {
     let (mut u, irq, ..) = uart();
     enable_fifo_and_out2(&mut u);
