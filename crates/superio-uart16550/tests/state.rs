@@ -204,3 +204,17 @@ fn test_from_state_rejects_thri_with_tx_bytes() {
         StateError::ThriWithTxData(1)
     );
 }
+
+#[cfg(feature = "serde")]
+#[test]
+fn test_state_serde_json_round_trip() {
+    let (mut u, ..) = uart();
+    u.write(FCR, 0x01);
+    u.enqueue_raw_bytes(b"abc").unwrap();
+    u.send_break().unwrap();
+    let s = u.state();
+    let json = serde_json::to_string(&s).unwrap();
+    let back: Uart16550State = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, s);
+    assert!(restore(&back, Config::default()).is_ok());
+}
