@@ -148,3 +148,93 @@ impl PioBus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Records the last access it saw: (offset, bytes).
+    #[derive(Default)]
+    struct Probe(Vec<(u64, Vec<u8>)>);
+    impl BusDevice for Probe {
+        fn read(&mut self, offset: u64, data: &mut [u8]) {
+            data.fill(0x42);
+            self.0.push((offset, data.to_vec()));
+        }
+        fn write(&mut self, offset: u64, data: &[u8]) {
+            self.0.push((offset, data.to_vec()));
+        }
+    }
+
+    fn bus_with_probe(base: u16, len: u16) -> (PioBus, Arc<Mutex<Probe>>) {
+        let probe = Arc::new(Mutex::new(Probe::default()));
+        let mut bus = PioBus::default();
+        bus.insert(base, len, "probe", Box::new(Arc::clone(&probe)))
+            .unwrap();
+        (bus, probe)
+    }
+
+    #[test]
+    fn test_write_inside_range_reaches_device_at_relative_offset() {
+        let (mut bus, probe) = bus_with_probe(0x3f8, 8);
+        assert!(bus.write(0x3fd, &[7]));
+        assert_eq!(probe.lock().unwrap().0, [(5, vec![7])]);
+    }
+
+    #[test]
+    fn test_read_outside_range_is_unclaimed_and_floats_high() {
+        let (mut bus, probe) = bus_with_probe(0x3f8, 8);
+        let mut data = [0u8; 2];
+        assert!(!bus.read(0x400, &mut data));
+        assert_eq!(data, [0xff, 0xff]);
+        assert!(probe.lock().unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn test_last_port_of_range_is_claimed_and_next_is_not() {
+        let (mut bus, _) = bus_with_probe(0x60, 5);
+        let mut data = [0u8];
+        assert!(bus.read(0x64, &mut data));
+        assert!(!bus.read(0x65, &mut data));
+    }
+
+    #[test]
+    fn test_overlapping_insert_is_refused() {
+        let (mut bus, _) = bus_with_probe(0x60, 5);
+        let err = bus
+            .insert(0x64, 1, "other", Box::new(Probe::default()))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            BusError::Overlap {
+                base: 0x64,
+                len: 1,
+                other: "probe"
+            }
+        );
+    }
+
+    #[test]
+    fn test_range_past_last_port_is_refused() {
+        let mut bus = PioBus::default();
+        let err = bus
+            .insert(0xffff, 2, "wrap", Box::new(Probe::default()))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            BusError::InvalidRange {
+                base: 0xffff,
+                len: 2
+            }
+        );
+    }
+
+    #[test]
+    fn test_empty_range_is_refused() {
+        let mut bus = PioBus::default();
+        assert!(bus
+            .insert(0x80, 0, "empty", Box::new(Probe::default()))
+            .is_err());
+    }
+}

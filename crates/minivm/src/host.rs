@@ -108,3 +108,52 @@ impl Drop for RawTerminal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(chunks: &[&[u8]]) -> (Vec<u8>, Vec<HostAction>) {
+        let mut parser = EscapeParser::default();
+        let (mut bytes, mut actions) = (Vec::new(), Vec::new());
+        for chunk in chunks {
+            parser.feed(chunk, &mut bytes, &mut actions);
+        }
+        (bytes, actions)
+    }
+
+    #[test]
+    fn test_escape_d_yields_ctrl_alt_del_and_no_bytes() {
+        assert_eq!(parse(&[b"\x1dd"]), (vec![], vec![HostAction::CtrlAltDel]));
+    }
+
+    #[test]
+    fn test_escape_q_yields_quit() {
+        assert_eq!(parse(&[b"a\x1dq"]), (b"a".to_vec(), vec![HostAction::Quit]));
+    }
+
+    #[test]
+    fn test_escape_twice_sends_one_escape_byte() {
+        assert_eq!(parse(&[b"\x1d\x1d"]), (vec![0x1d], vec![]));
+    }
+
+    #[test]
+    fn test_escape_then_other_byte_sends_both() {
+        assert_eq!(parse(&[b"\x1dx"]), (vec![0x1d, b'x'], vec![]));
+    }
+
+    #[test]
+    fn test_escape_split_across_reads_still_recognised() {
+        assert_eq!(
+            parse(&[b"ab\x1d", b"dcd"]),
+            (b"abcd".to_vec(), vec![HostAction::CtrlAltDel])
+        );
+    }
+
+    #[test]
+    fn test_raw_terminal_on_non_tty_is_none() {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        use std::os::fd::AsRawFd;
+        assert!(RawTerminal::enable(a.as_raw_fd()).unwrap().is_none());
+    }
+}
