@@ -221,6 +221,9 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     fn read_data(&mut self) -> u8 {
         if let Some(b) = self.obuf.take() {
             self.last_read = b.value;
+            // Drop the line before loading the next byte, so that each byte
+            // gets its own rising edge (an edge sink never sees a level).
+            self.publish();
             self.update();
             if self.queued() == 0 {
                 self.events.output_empty();
@@ -441,6 +444,11 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     /// Refills the output buffer and publishes both interrupt levels.
     fn update(&mut self) {
         self.refill();
+        self.publish();
+    }
+
+    /// Publishes both interrupt levels for the current output buffer.
+    fn publish(&mut self) {
         let ctr = self.ctr();
         let (kbd, aux) = match self.obuf {
             Some(OutputByte {
