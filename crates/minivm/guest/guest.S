@@ -18,9 +18,12 @@
  *   5. checks whether interrupts reach it (enables THRI and waits a bounded number
  *      of polls for the IRQ 4 handler to run) and picks interrupt-driven or polled
  *      I/O; the VMM can force polling with bit 0 of the CONFIG byte;
- *   6. runs the echo loop: every received byte is sent back ('\r' as "\r\n");
+ *   6. writes POST code 0x01 to port 0x80 (the VMM's "guest ready"), then runs
+ *      the echo loop: every received byte is sent back ('\r' as "\r\n");
  *      a line "reboot" or Ctrl+Alt+Del on the keyboard (set-1 scancodes, read from
- *      port 0x60) resets the machine with the i8042 pulse-reset command 0xFE.
+ *      port 0x60) makes it finish the echo work in hand, print why and its
+ *      interrupt counts, and reset the machine with the i8042 pulse-reset
+ *      command 0xFE.
  *
  * Driver structure: all device work happens in `service`, called with interrupts
  * disabled. It drains the UART RX FIFO into a 256-byte ring, refills the TX FIFO

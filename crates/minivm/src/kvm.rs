@@ -11,6 +11,9 @@ use vmm_sys_util::eventfd::EventFd;
 use crate::guest;
 use crate::Error;
 
+/// The only stable KVM API version.
+const KVM_API_VERSION: i32 = 12;
+
 /// Where KVM may put the three-page TSS it needs on Intel hosts (above RAM).
 const TSS_ADDRESS: usize = 0xfffb_d000;
 
@@ -39,6 +42,15 @@ pub(crate) fn open_kvm() -> Result<Kvm, Error> {
     let kvm = Kvm::new().map_err(|e| Error::KvmUnavailable {
         source: io::Error::from_raw_os_error(e.errno()),
     })?;
+    // KVM_GET_API_VERSION: 12 since Linux 2.6.22; anything else is not KVM.
+    let version = kvm.get_api_version();
+    if version != KVM_API_VERSION {
+        return Err(Error::KvmUnavailable {
+            source: io::Error::other(format!(
+                "not a KVM device (KVM_GET_API_VERSION returned {version}, expected {KVM_API_VERSION})"
+            )),
+        });
+    }
     for (cap, name) in [
         (Cap::UserMemory, "KVM_CAP_USER_MEMORY"),
         (Cap::Irqchip, "KVM_CAP_IRQCHIP"),
