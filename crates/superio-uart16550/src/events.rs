@@ -72,6 +72,15 @@ pub trait SerialEvents {
 }
 
 /// Ignores every event.
+///
+/// ```
+/// use superio_core::test_utils::RecordingIrq;
+/// use superio_uart16550::{NoEvents, Uart16550};
+///
+/// // `Uart16550::new` uses it; name it when spelling out the type.
+/// let uart: Uart16550<RecordingIrq, NoEvents, Vec<u8>> = Uart16550::new(RecordingIrq::new(), Vec::new());
+/// assert_eq!(uart.events(), &NoEvents);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NoEvents;
 
@@ -125,6 +134,14 @@ pub struct SerialMetrics {
 }
 
 /// A copy of the [`SerialMetrics`] counters at one moment.
+///
+/// ```
+/// use superio_uart16550::{MetricsSnapshot, SerialEvents, SerialMetrics};
+///
+/// let metrics = SerialMetrics::default();
+/// metrics.tx_lost_bytes(3);
+/// assert_eq!(metrics.snapshot(), MetricsSnapshot { bytes_lost: 3, ..MetricsSnapshot::default() });
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MetricsSnapshot {
     /// Bytes the guest read from RBR.

@@ -12,6 +12,22 @@ pub const MAX_FIFO_SIZE: usize = 4096;
 pub const DEFAULT_FIFO_SIZE: usize = 64;
 
 /// What happens to guest output once the [`OutputBudget`] is used up.
+///
+/// ```
+/// use superio_core::test_utils::{RecordingIrq, TestSink};
+/// use superio_uart16550::{regs, BudgetAction, Config, NoEvents, OutputBudget, Uart16550};
+///
+/// let budget = OutputBudget { bytes: 1, when_exhausted: BudgetAction::Stall };
+/// let config = Config::default().with_output_budget(Some(budget));
+/// let sink = TestSink::new();
+/// let mut uart = Uart16550::with_config(config, RecordingIrq::new(), NoEvents, sink.clone());
+/// uart.write(regs::FCR, regs::FCR_ENABLE_FIFO);
+/// uart.write(regs::THR, b'a');
+/// uart.write(regs::THR, b'b'); // over budget: held, THRE drops
+/// assert_eq!(uart.read(regs::LSR) & regs::LSR_THRE, 0);
+/// uart.add_output_budget(1);
+/// assert_eq!(sink.data(), b"ab");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum BudgetAction {
@@ -25,6 +41,17 @@ pub enum BudgetAction {
 
 /// A limit on the bytes the guest may write to the sink (e.g. to keep a
 /// hostile guest from filling the host disk through a log file).
+///
+/// ```
+/// use superio_uart16550::{BudgetAction, Config, OutputBudget};
+///
+/// // At most 64 MiB of console log; drop (and count) the rest.
+/// let config = Config::default().with_output_budget(Some(OutputBudget {
+///     bytes: 64 << 20,
+///     when_exhausted: BudgetAction::Drop,
+/// }));
+/// assert_eq!(config.output_budget.unwrap().bytes, 64 << 20);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct OutputBudget {
@@ -115,6 +142,12 @@ impl Config {
 }
 
 /// A configuration the UART cannot have.
+///
+/// ```
+/// use superio_uart16550::{Config, ConfigError};
+///
+/// assert_eq!(Config::default().with_fifo_size(8), Err(ConfigError::FifoSize(8)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// The FIFO depth is out of range; pick one between 16 and 4096.
@@ -123,6 +156,15 @@ pub enum ConfigError {
 }
 
 /// The host cannot hand input to the guest right now.
+///
+/// ```
+/// use superio_core::test_utils::RecordingIrq;
+/// use superio_uart16550::{regs, InputError, Uart16550};
+///
+/// let mut uart = Uart16550::new(RecordingIrq::new(), std::io::sink());
+/// uart.write(regs::MCR, regs::MCR_LOOP);
+/// assert_eq!(uart.enqueue_raw_bytes(b"x"), Err(InputError::Loopback));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
     /// The guest put the UART in loopback mode (MCR.LOOP), which disconnects
@@ -140,6 +182,26 @@ pub const STATE_VERSION: u32 = 1;
 
 /// A snapshot of the UART: everything the guest can observe, and the bytes in
 /// flight. Built by `Uart16550::state`, checked by `Uart16550::from_state`.
+///
+/// ```
+/// use superio_core::test_utils::RecordingIrq;
+/// use superio_uart16550::{regs, Config, NoEvents, Uart16550};
+///
+/// let mut uart = Uart16550::new(RecordingIrq::new(), std::io::sink());
+/// uart.write(regs::FCR, regs::FCR_ENABLE_FIFO);
+/// uart.write(regs::MCR, regs::MCR_OUT2);
+/// uart.write(regs::IER, regs::IER_RDI);
+/// uart.enqueue_raw_bytes(b"pending").unwrap();
+/// let snapshot = uart.state();
+///
+/// // On the destination host: a fresh interrupt sink sees the pending RX at once.
+/// let irq = RecordingIrq::new();
+/// let mut restored =
+///     Uart16550::from_state(&snapshot, Config::default(), irq.clone(), NoEvents, std::io::sink())
+///         .unwrap();
+/// assert!(irq.level());
+/// assert_eq!(restored.read(regs::RBR), b'p');
+/// ```
 ///
 /// The interrupt line is not stored: it is derived from the registers when
 /// the device is restored. An output burst still open when the snapshot was
@@ -211,6 +273,16 @@ impl Default for Uart16550State {
 /// A snapshot that cannot be restored. Each variant names the field; the
 /// snapshot is corrupt or from an incompatible version, so the VMM should
 /// fail the restore (or start the UART from power-on state).
+///
+/// ```
+/// use superio_core::test_utils::RecordingIrq;
+/// use superio_uart16550::{Config, NoEvents, StateError, Uart16550, Uart16550State};
+///
+/// let corrupt = Uart16550State { ier: 0xFF, ..Uart16550State::default() };
+/// let err = Uart16550::from_state(&corrupt, Config::default(), RecordingIrq::new(), NoEvents, std::io::sink())
+///     .unwrap_err();
+/// assert_eq!(err, StateError::ReservedBits { field: "ier", value: 0xFF });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
     /// The snapshot was written by an unknown version of this crate.

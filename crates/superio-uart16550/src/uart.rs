@@ -198,7 +198,9 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
     }
 
     /// A snapshot of the device (registers, FIFO contents, pending THRI,
-    /// modem deltas, remaining output budget).
+    /// modem deltas, remaining output budget). An open output burst is
+    /// recorded as ended; call [`end_tx_burst`](Self::end_tx_burst) first if
+    /// the sink buffers, so it is flushed before the VM is paused.
     pub fn state(&self) -> Uart16550State {
         let base = self.rx_popped;
         Uart16550State {
