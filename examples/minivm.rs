@@ -43,60 +43,29 @@ use std::io::{self, IsTerminal, Write};
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
+use minivm::cli::{self, Command};
 use minivm::host::RawTerminal;
-use minivm::{EofAction, ExitReason, Machine, MachineConfig};
-
-const USAGE: &str = "\
-usage: minivm [--stats] [--poll] [--no-escape] [--no-eof-reset] [--help]
-
-Boots minivm's built-in real-mode guest under KVM with superio's 16550A on
-COM1 (0x3F8, IRQ 4) and i8042 on 0x60/0x64 (IRQ 1). The guest probes both
-devices like Linux, prints what it found and echoes every input line.
-It resets through the i8042 on the line `reboot` or on Ctrl+Alt+Del;
-minivm then exits 0.
-
-options:
-  --stats         print VM exits by kind, UART register accesses, interrupts
-                  raised and bytes in/out at exit (stderr)
-  --poll          tell the guest to poll its devices instead of using IRQs
-  --no-escape     pass Ctrl-] to the guest unchanged (no host keys)
-  --no-eof-reset  keep running at end of input instead of pressing
-                  Ctrl+Alt+Del once the guest has all of it
-  --help          this text
-
-host keys: Ctrl-] d  Ctrl+Alt+Del on the guest keyboard
-           Ctrl-] q  stop the VM now (exit status 2)
-           Ctrl-] Ctrl-]  send Ctrl-] to the guest
-
-exit status: 0 guest reset through the i8042, 1 error (e.g. no /dev/kvm),
-             2 stopped by the host key, 64 bad usage
-";
+use minivm::Machine;
 
 fn main() -> ExitCode {
-    let mut config = MachineConfig::default();
-    let mut show_stats = false;
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--help" | "-h" => {
-                print!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            "--stats" => show_stats = true,
-            "--poll" => config.force_polling = true,
-            "--no-escape" => config.escape_key = false,
-            "--no-eof-reset" => config.on_input_eof = EofAction::Continue,
-            other => {
-                eprintln!("minivm: unknown argument {other:?}\n\n{USAGE}");
-                return ExitCode::from(64);
-            }
+    let (config, show_stats) = match cli::parse_args(std::env::args().skip(1)) {
+        Ok(Command::Help) => {
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
         }
-    }
+        Ok(Command::Run { config, stats }) => (config, stats),
+        Err(e) => {
+            eprintln!("minivm: {e}\n\n{}", cli::USAGE);
+            return ExitCode::from(cli::EXIT_USAGE);
+        }
+    };
 
+    // Our 16550A on COM1; any `minivm::serial::SerialPort` constructor fits here.
     let machine = match Machine::new(config, minivm::serial::superio_uart, Box::new(io::stdout())) {
-        Ok(m) => m,
+        Ok(machine) => machine,
         Err(e) => {
             eprintln!("minivm: cannot start the VM: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(cli::EXIT_ERROR);
         }
     };
 
@@ -104,36 +73,21 @@ fn main() -> ExitCode {
     if stdin.is_terminal() {
         eprintln!("minivm: Ctrl-] d sends Ctrl+Alt+Del, Ctrl-] q quits\r");
     }
+    // Raw mode while the guest owns the terminal; restored when `raw` drops.
     let raw = match RawTerminal::enable(stdin.as_raw_fd()) {
         Ok(raw) => raw,
         Err(e) => {
             eprintln!("minivm: cannot put the terminal in raw mode: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(cli::EXIT_ERROR);
         }
     };
     let result = machine.run(stdin);
     drop(raw);
     let _ = io::stdout().flush();
 
-    match result {
-        Ok(outcome) => {
-            if show_stats {
-                eprint!("{}", outcome.stats);
-            }
-            match outcome.reason {
-                ExitReason::GuestReset => {
-                    eprintln!("minivm: the guest reset the machine through the i8042: exiting");
-                    ExitCode::SUCCESS
-                }
-                ExitReason::HostQuit => {
-                    eprintln!("minivm: stopped by the host key");
-                    ExitCode::from(2)
-                }
-            }
-        }
-        Err(e) => {
-            eprintln!("minivm: {e}");
-            ExitCode::FAILURE
-        }
+    if let (true, Ok(outcome)) = (show_stats, &result) {
+        eprint!("{}", outcome.stats);
     }
+    eprintln!("{}", cli::exit_message(&result));
+    cli::exit_code(&result)
 }

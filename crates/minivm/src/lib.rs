@@ -18,6 +18,7 @@
 //! See the crate README for the integration walk-through.
 
 pub mod bus;
+pub mod cli;
 pub mod guest;
 pub mod host;
 mod kvm;

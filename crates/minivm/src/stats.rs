@@ -172,3 +172,45 @@ impl fmt::Display for StatsSnapshot {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_report_lists_exits_registers_interrupts_and_bytes() {
+        let stats = Stats::default();
+        stats.exits_io_in.store(3, Ordering::Relaxed);
+        stats.exits_io_out.store(4, Ordering::Relaxed);
+        stats.uart_reads[5].store(2, Ordering::Relaxed); // LSR
+        stats.uart_writes[0].store(9, Ordering::Relaxed); // THR
+        stats.irq4_raised.store(6, Ordering::Relaxed);
+        stats.bytes_in.store(11, Ordering::Relaxed);
+        stats.bytes_out.store(12, Ordering::Relaxed);
+        let report = stats.snapshot().to_string();
+        assert!(
+            report.contains("vm exits: 7 total: io-in 3, io-out 4"),
+            "{report}"
+        );
+        assert!(report.contains("5 LSR"), "{report}");
+        assert!(report.contains("0 RBR/THR/DLL"), "{report}");
+        assert!(
+            !report.contains("6 MSR"),
+            "registers never accessed are omitted"
+        );
+        assert!(report.contains("irq4 (uart) 6"), "{report}");
+        assert!(report.contains("bytes: in 11"), "{report}");
+        assert!(report.contains("out 12"), "{report}");
+    }
+
+    #[test]
+    fn test_snapshot_totals_add_up() {
+        let stats = Stats::default();
+        stats.uart_reads[0].store(1, Ordering::Relaxed);
+        stats.uart_writes[7].store(2, Ordering::Relaxed);
+        stats.exits_mmio.store(5, Ordering::Relaxed);
+        let snap = stats.snapshot();
+        assert_eq!(snap.uart_accesses(), 3);
+        assert_eq!(snap.exits_total(), 5);
+    }
+}
