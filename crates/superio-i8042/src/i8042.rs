@@ -2,6 +2,7 @@
 //! interrupt lines and the reset line.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use superio_core::{ByteRegisters, IrqLine, Trigger};
 
@@ -348,7 +349,9 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     fn request_reset(&mut self) {
         self.events.reset_requested();
         if let Err(e) = self.reset_line.trigger() {
-            log::warn!("i8042: reset trigger failed: {e:?}");
+            if rare(&RESET_ERRORS) {
+                log::warn!("i8042: reset trigger failed: {e:?}");
+            }
             self.events.reset_error();
         }
     }
@@ -716,15 +719,21 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     }
 }
 
-/// Logs an unknown controller command at debug level, only when the
-/// process-wide count of them reaches a power of two, so a guest cannot
-/// flood the host log.
+static UNKNOWN_COMMANDS: AtomicU64 = AtomicU64::new(0);
+static RESET_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one occurrence (process-wide) and says whether to log it: only
+/// when the count reaches a power of two, so a guest cannot flood the host log.
+fn rare(counter: &AtomicU64) -> bool {
+    counter
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_add(1)
+        .is_power_of_two()
+}
+
 fn log_unknown_command(cmd: u8) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEEN: AtomicU64 = AtomicU64::new(0);
-    let n = SEEN.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-    if n.is_power_of_two() {
-        log::debug!("i8042: ignored unknown controller command {cmd:#04x} (seen {n} times)");
+    if rare(&UNKNOWN_COMMANDS) {
+        log::debug!("i8042: ignored unknown controller command {cmd:#04x}");
     }
 }
 
