@@ -64,6 +64,15 @@ impl I8042Config {
 }
 
 /// Why host key input was refused. Nothing of the refused input was queued.
+///
+/// ```
+/// use superio_core::test_utils::RecordingIrq;
+/// use superio_i8042::{I8042, I8042Error, Key};
+///
+/// let mut dev = I8042::new(RecordingIrq::new(), RecordingIrq::new());
+/// dev.write(0, 0xF5); // the guest disables scanning, as Linux does while probing
+/// assert_eq!(dev.press(Key::A), Err(I8042Error::ScanningDisabled));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum I8042Error {
     /// The output queue lacks room for the whole sequence. Retry after the

@@ -14,6 +14,17 @@ pub const STATE_VERSION: u32 = 1;
 pub const RAM_SIZE: usize = 32;
 
 /// Who put a byte in the output buffer; decides AUXDATA and the interrupt line.
+///
+/// ```
+/// use superio_core::test_utils::RecordingIrq;
+/// use superio_i8042::{ByteSource, I8042};
+///
+/// let mut dev = I8042::new(RecordingIrq::new(), RecordingIrq::new());
+/// dev.write(4, 0xD3); // AUX loopback
+/// dev.write(0, 0x5A);
+/// let obuf = dev.state().output_buffer.unwrap();
+/// assert_eq!((obuf.value, obuf.source), (0x5A, ByteSource::Aux));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ByteSource {
@@ -27,6 +38,17 @@ pub enum ByteSource {
 }
 
 /// One byte on its way to the CPU.
+///
+/// ```
+/// use superio_core::test_utils::RecordingIrq;
+/// use superio_i8042::{ByteSource, OutputByte, I8042};
+///
+/// let mut dev = I8042::new(RecordingIrq::new(), RecordingIrq::new());
+/// dev.write(4, 0xD4); // to the mouse: there is none
+/// dev.write(0, 0xF2);
+/// let expected = OutputByte { value: 0xFE, source: ByteSource::Aux, timeout: true };
+/// assert_eq!(dev.state().output_buffer, Some(expected));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct OutputByte {
@@ -39,6 +61,17 @@ pub struct OutputByte {
 }
 
 /// The keyboard's part of [`I8042State`].
+///
+/// ```
+/// use superio_core::test_utils::RecordingIrq;
+/// use superio_i8042::{I8042, ScanCodeSet};
+///
+/// let mut dev = I8042::new(RecordingIrq::new(), RecordingIrq::new());
+/// dev.write(0, 0xED); // set LEDs...
+/// dev.write(0, 0x04); // ...Caps Lock
+/// let kbd = dev.state().keyboard;
+/// assert_eq!((kbd.leds, kbd.set, kbd.scanning), (0x04, ScanCodeSet::Set2, true));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KeyboardState {
@@ -101,6 +134,16 @@ pub struct I8042State {
 /// Why [`crate::I8042::from_state`] refused a state. The state was not
 /// produced by this version of the crate or was corrupted; the caller should
 /// fail the restore (or start the device fresh).
+///
+/// ```
+/// use superio_core::test_utils::RecordingIrq;
+/// use superio_i8042::{I8042, NoEvents, StateError};
+///
+/// let mut state = I8042::new(RecordingIrq::new(), RecordingIrq::new()).state();
+/// state.keyboard.leds = 0xFF;
+/// let err = I8042::from_state(RecordingIrq::new(), RecordingIrq::new(), NoEvents, &state).unwrap_err();
+/// assert!(matches!(err, StateError::InvalidKeyboardSetting { .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
     /// The state comes from another (newer or older) format version.
