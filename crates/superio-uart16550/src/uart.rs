@@ -262,8 +262,8 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
     // Guest side.
     // ------------------------------------------------------------------
 
-    /// A guest read of register `offset` (0–7; other offsets read 0xFF and
-    /// change nothing).
+    /// A guest read of register `offset` (0–7; other offsets read 0xFF, as
+    /// a floating bus does).
     pub fn read(&mut self, offset: u8) -> u8 {
         self.end_burst();
         let value = match offset {
