@@ -32,8 +32,9 @@ const POLLED_LINE: &str = "irq: polling forced by the VMM: polled I/O\r\n";
 const REBOOT_CMD_LINE: &str =
     "guest: \"reboot\": resetting through the i8042 (0xFE on port 0x64)\r\n";
 const CAD_LINE: &str = "guest: Ctrl+Alt+Del: resetting through the i8042 (0xFE on port 0x64)\r\n";
-/// The guest's last line: interrupt and halt counts.
-const IRQ_COUNTS_PREFIX: &str = "guest: interrupts handled: IRQ 4 0x";
+/// The end of the TX workload.
+const TX_DONE_LINE: &str =
+    "guest: TX workload done: resetting through the i8042 (0xFE on port 0x64)\r\n";
 
 /// Ctrl-] then `d`: the host key for Ctrl+Alt+Del.
 const HOST_KEY_CAD: &[u8] = b"\x1dd";
@@ -231,9 +232,15 @@ fn echo_through(config: MachineConfig, input: &[u8]) -> (RunOutcome, Vec<u8>) {
         .rposition(|w| w == CAD_LINE.as_bytes())
         .expect("reset line");
     assert!(reset >= ready);
+    // The guest's own account: how many bytes it took and their sum.
+    let sum = input.iter().map(|&b| u32::from(b)).sum::<u32>() & 0xffff;
+    let received = format!(
+        "guest: received 0x{:08X} bytes, sum 0x{sum:04X}\r\n",
+        input.len()
+    );
     let tail = text(&out[reset + CAD_LINE.len()..]);
     assert!(
-        tail.starts_with(IRQ_COUNTS_PREFIX),
+        tail.starts_with(&received),
         "after the reset line: {tail:?}"
     );
     (outcome, out[ready..reset].to_vec())
@@ -313,4 +320,48 @@ fn test_stats_count_uart_accesses_and_bytes() {
     assert_eq!(s.bytes_in, 7);
     assert!(s.uart_reads[0] >= 7);
     assert!(s.exits_io_in + s.exits_io_out >= s.uart_accesses());
+}
+
+#[test]
+fn test_rx_only_workload_counts_and_sums_64k_without_echo() {
+    if !kvm_available() {
+        return;
+    }
+    let input = pattern(64 * 1024);
+    let config = MachineConfig {
+        guest_rx_only: true,
+        escape_key: false,
+        ..MachineConfig::default()
+    };
+    let (outcome, body) = echo_through(config, &input);
+    assert!(body.is_empty(), "RX-only echoes nothing: {:?}", text(&body));
+    assert_eq!(outcome.stats.bytes_in, 64 * 1024);
+}
+
+/// The documented TX workload: lines of 63 characters `'!' + column`, then `\n`.
+fn tx_lines(len: usize) -> Vec<u8> {
+    let line: Vec<u8> = (0..63u8).map(|c| b'!' + c).chain([b'\n']).collect();
+    line.iter().copied().cycle().take(len).collect()
+}
+
+#[test]
+fn test_tx_workload_64k_comes_out_complete_then_resets() {
+    if !kvm_available() {
+        return;
+    }
+    let config = MachineConfig {
+        guest_tx_bytes: 64 * 1024,
+        ..MachineConfig::default()
+    };
+    // EOF at once: the VMM must not cut the workload short.
+    let (outcome, out) = boot(config, b"", true);
+    let out = text(&out);
+    let start = out.find(READY_LINE).expect("ready") + READY_LINE.len();
+    let expected = format!(
+        "{}{TX_DONE_LINE}",
+        String::from_utf8(tx_lines(64 * 1024)).unwrap()
+    );
+    assert!(out[start..].starts_with(&expected), "TX output differs");
+    assert_eq!(outcome.reason, ExitReason::GuestReset);
+    assert_eq!(outcome.ctrl_alt_del_injected, 0);
 }

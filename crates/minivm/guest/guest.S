@@ -21,9 +21,13 @@
  *   6. writes POST code 0x01 to port 0x80 (the VMM's "guest ready"), then runs
  *      the echo loop: every received byte is sent back ('\r' as "\r\n");
  *      a line "reboot" or Ctrl+Alt+Del on the keyboard (set-1 scancodes, read from
- *      port 0x60) makes it finish the echo work in hand, print why and its
- *      interrupt counts, and reset the machine with the i8042 pulse-reset
- *      command 0xFE.
+ *      port 0x60) makes it finish the echo work in hand, print why, how many
+ *      bytes it received (and their sum), its interrupt counts, and reset the
+ *      machine with the i8042 pulse-reset command 0xFE.
+ *   Benchmark workloads, chosen by the VMM before boot: with CONFIG_RX_ONLY the
+ *   loop counts and checksums input instead of echoing it; with TX_COUNT != 0
+ *   it also transmits TX_COUNT bytes of a pattern (lines of 63 characters
+ *   '!' + column, then '\n') and resets once they are out.
  *
  * Driver structure: all device work happens in `service`, called with interrupts
  * disabled. It drains the UART RX FIFO into a 256-byte ring, refills the TX FIFO
@@ -109,13 +113,19 @@
     .set POST_READY, 0x01       /* the echo loop runs and the keyboard is live */
 
 /* ---- memory ---- */
-    .set CONFIG,   0x0500       /* written by the VMM: bit 0 = force polling */
+    .set CONFIG,   0x0500       /* written by the VMM: CONFIG_* bits */
+    .set CONFIG_POLL,    0x01   /* do not probe interrupts: poll */
+    .set CONFIG_RX_ONLY, 0x02   /* count and checksum input, echo nothing */
+    .set TX_COUNT, 0x0504       /* u32 from the VMM: bytes to transmit, then reset */
+    .set TX_LINE,  64           /* TX workload line length, '\n' included */
     .set STACK_TOP, 0x7000
     .set RX_RING,  0x8000       /* 256-byte rings indexed by 8-bit counters */
     .set TX_RING,  0x8100
     .set RING_CAP, 255
     .set LINE_MAX, 16
-    .set IRQ_PROBE_POLLS, 2000  /* LSR reads to wait for the IRQ 4 probe */
+    /* LSR reads (about 0.8 s) to wait for the IRQ 4 probe: KVM injects an
+       irqfd on a PIC line from a kernel worker, which a loaded host runs late */
+    .set IRQ_PROBE_POLLS, 60000
 
     .text
     .globl _start
@@ -140,11 +150,19 @@ _start:
     mov si, offset msg_ready
     call puts
     mov byte ptr [echo_on], 1
-    mov al, POST_READY          /* tell the VMM the echo loop runs */
+    mov ax, [TX_COUNT]          /* a TX workload from the VMM? */
+    mov [tx_left], ax
+    mov dx, [TX_COUNT + 2]
+    mov [tx_left + 2], dx
+    or ax, dx
+    jz 1f
+    mov byte ptr [tx_active], 1
+1:  mov al, POST_READY          /* tell the VMM the echo loop runs */
     out POST_PORT, al
 
 main_loop:
     cli
+    call tx_generate
     call service
     cmp byte ptr [reboot_pending], 0
     jne do_reboot
@@ -169,7 +187,21 @@ do_reboot:
     cmp byte ptr [reboot_pending], 2
     jne 1f
     mov si, offset msg_reboot_cad
-1:  call puts
+1:  cmp byte ptr [reboot_pending], 3
+    jne 3f
+    mov si, offset msg_reboot_tx
+3:  call puts
+    mov si, offset msg_rx_total
+    call puts
+    mov ax, [rx_total + 2]
+    call put_hex16
+    mov ax, [rx_total]
+    call put_hex16
+    mov si, offset msg_rx_sum
+    call puts
+    mov ax, [rx_sum]
+    call put_hex16
+    call put_crlf
     mov si, offset msg_irq_count4
     call puts
     mov ax, [irq4_count]
@@ -609,7 +641,7 @@ kbc_probe:
 /* ------------------------------------------------------------------------ */
 
 irq_probe:
-    test byte ptr [CONFIG], 1
+    test byte ptr [CONFIG], CONFIG_POLL
     jnz 3f
     mov word ptr [irq4_count], 0
     mov dx, UART_IER            /* THR is empty: enabling THRI raises the line */
@@ -715,18 +747,27 @@ service:
     jmp 6b
 
     /* echo: RX ring -> TX ring while both allow (an echo needs up to 2 bytes) */
+    /* (RX-only mode: count and checksum the bytes, echo nothing) */
 8:  cmp byte ptr [echo_on], 0   /* input waits in the ring until the report is out */
     je 9f
     cmp word ptr [rx_count], 0
     je 9f
+    test byte ptr [CONFIG], CONFIG_RX_ONLY
+    jnz 7f
     cmp word ptr [tx_count], RING_CAP - 2
     ja 9f
-    mov bx, [rx_tail]
+7:  mov bx, [rx_tail]
     mov al, [RX_RING + bx]
     inc byte ptr [rx_tail]
     dec word ptr [rx_count]
-    call input_byte
     mov byte ptr [progress], 1
+    xor ah, ah
+    add [rx_sum], ax
+    add word ptr [rx_total], 1
+    adc word ptr [rx_total + 2], 0
+    test byte ptr [CONFIG], CONFIG_RX_ONLY
+    jnz 8b
+    call input_byte
     jmp 8b
 
     /* keep IER in step with the rings, so the line is high only with work to do */
@@ -752,6 +793,35 @@ service:
     pop cx
     pop bx
     ret
+
+/* The TX workload: keeps the TX ring full of the pattern until TX_COUNT bytes
+   are out (lines of 63 characters '!' + column, then '\n'), then asks for a
+   reset. Call with interrupts disabled. */
+tx_generate:
+    cmp byte ptr [tx_active], 0
+    je 9f
+1:  mov ax, [tx_left]
+    or ax, [tx_left + 2]
+    jz 2f
+    cmp word ptr [tx_count], RING_CAP
+    jae 9f
+    mov al, [tx_col]
+    cmp al, TX_LINE - 1
+    jne 3f
+    mov al, '\n'
+    mov byte ptr [tx_col], 0
+    jmp 4f
+3:  add al, '!'
+    inc byte ptr [tx_col]
+4:  call tx_push
+    sub word ptr [tx_left], 1
+    sbb word ptr [tx_left + 2], 0
+    jmp 1b
+2:  cmp word ptr [tx_count], 0  /* all generated: reset once it is out */
+    jne 9f
+    mov byte ptr [tx_active], 0
+    mov byte ptr [reboot_pending], 3
+9:  ret
 
 /* One received byte in AL: echo it and collect the line for commands. */
 input_byte:
@@ -926,6 +996,9 @@ msg_irq_forced: .asciz "irq: polling forced by the VMM: polled I/O\r\n"
 msg_ready:      .asciz "ready: every line echoes back; type \"reboot\" or press Ctrl+Alt+Del to reset\r\n"
 msg_reboot_cmd: .asciz "guest: \"reboot\": resetting through the i8042 (0xFE on port 0x64)\r\n"
 msg_reboot_cad: .asciz "guest: Ctrl+Alt+Del: resetting through the i8042 (0xFE on port 0x64)\r\n"
+msg_reboot_tx:  .asciz "guest: TX workload done: resetting through the i8042 (0xFE on port 0x64)\r\n"
+msg_rx_total:   .asciz "guest: received 0x"
+msg_rx_sum:     .asciz " bytes, sum 0x"
 msg_irq_count4: .asciz "guest: interrupts handled: IRQ 4 0x"
 msg_irq_count1: .asciz ", IRQ 1 0x"
 msg_sleeps:     .asciz ", halts 0x"
@@ -940,12 +1013,17 @@ tx_tail:        .word 0
 tx_count:       .word 0
 irq4_count:     .word 0
 irq1_count:     .word 0
+rx_total:       .word 0, 0      /* bytes taken from the RX ring (u32) */
+rx_sum:         .word 0         /* their sum mod 2^16 */
+tx_left:        .word 0, 0      /* TX workload bytes still to generate (u32) */
 sleeps:         .word 0
 cur_ier:        .byte 0
 last_lsr:       .byte 0
 progress:       .byte 0
 irq_mode:       .byte 0
 echo_on:        .byte 0
+tx_active:      .byte 0
+tx_col:         .byte 0
 kbd_pending:    .byte 0
 kbd_e0:         .byte 0
 kbd_ctrl:       .byte 0

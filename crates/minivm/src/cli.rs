@@ -7,7 +7,8 @@ use crate::{EofAction, Error, ExitReason, MachineConfig, RunOutcome};
 
 /// The usage text printed by `--help`.
 pub const USAGE: &str = "\
-usage: minivm [--stats] [--poll] [--no-escape] [--no-eof-reset] [--help]
+usage: minivm [--stats] [--poll] [--rx-only] [--tx=BYTES] [--no-escape]
+              [--no-eof-reset] [--help]
 
 Boots minivm's built-in real-mode guest under KVM with superio's 16550A on
 COM1 (0x3F8, IRQ 4) and i8042 on 0x60/0x64 (IRQ 1). The guest probes both
@@ -20,6 +21,9 @@ options:
   --stats         print VM exits by kind, UART register accesses by
                   register, interrupts raised and bytes in/out (stderr)
   --poll          tell the guest to poll its devices instead of using IRQs
+  --rx-only       the guest counts and checksums input instead of echoing it
+  --tx=BYTES      the guest also transmits BYTES bytes of a pattern (lines
+                  of 63 characters and a newline), then resets
   --no-escape     pass Ctrl-] to the guest unchanged (no host keys)
   --no-eof-reset  keep running at end of input
   --help          this text
@@ -90,7 +94,11 @@ where
             "--poll" => config.force_polling = true,
             "--no-escape" => config.escape_key = false,
             "--no-eof-reset" => config.on_input_eof = EofAction::Continue,
-            other => return Err(UsageError(other.to_owned())),
+            "--rx-only" => config.guest_rx_only = true,
+            other => match other.strip_prefix("--tx=").map(str::parse) {
+                Some(Ok(bytes)) => config.guest_tx_bytes = bytes,
+                _ => return Err(UsageError(other.to_owned())),
+            },
         }
     }
     Ok(Command::Run { config, stats })
@@ -182,6 +190,20 @@ mod tests {
         };
         assert!(!config.escape_key);
         assert_eq!(config.on_input_eof, EofAction::Continue);
+    }
+
+    #[test]
+    fn test_parse_tx_and_rx_only_set_guest_workloads() {
+        let Command::Run { config, .. } = parse_args(["--tx=1048576", "--rx-only"]).unwrap() else {
+            panic!("expected Run");
+        };
+        assert_eq!(config.guest_tx_bytes, 1 << 20);
+        assert!(config.guest_rx_only);
+    }
+
+    #[test]
+    fn test_parse_tx_without_number_is_usage_error() {
+        assert!(parse_args(["--tx=lots"]).is_err());
     }
 
     #[test]

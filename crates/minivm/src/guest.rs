@@ -20,8 +20,37 @@ pub const CONFIG_ADDR: u64 = 0x0500;
 /// `CONFIG_ADDR` bit 0: do not probe interrupts, use polled I/O.
 pub const CONFIG_FORCE_POLLING: u8 = 0x01;
 
+/// `CONFIG_ADDR` bit 1: count and checksum input instead of echoing it.
+pub const CONFIG_RX_ONLY: u8 = 0x02;
+
+/// A little-endian `u32` the VMM writes before the guest starts: bytes the
+/// guest transmits once ready (then it resets); 0 for none.
+pub const TX_COUNT_ADDR: u64 = 0x0504;
+
+/// Line length of the TX workload, newline included: byte `i` is `b'\n'`
+/// when `i % 64 == 63`, else `b'!' + (i % 64)`.
+pub const TX_LINE: usize = 64;
+
+/// The first `len` bytes the TX workload sends (see [`TX_LINE`]).
+///
+/// ```
+/// assert_eq!(&minivm::guest::tx_pattern(66)[62..], b"_\n!\"");
+/// ```
+pub fn tx_pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| match i % TX_LINE {
+            63 => b'\n',
+            col => b'!' + u8::try_from(col).unwrap_or(0),
+        })
+        .collect()
+}
+
 /// Guest RAM size: the guest uses well under 64 KiB; 1 MiB is the real-mode space.
 pub const MEM_SIZE: usize = 1 << 20;
+
+/// How the TX workload ends.
+pub const TX_DONE_LINE: &str =
+    "guest: TX workload done: resetting through the i8042 (0xFE on port 0x64)";
 
 /// The line the guest prints when IRQ 4 reached it during its interrupt probe.
 pub const IRQ_DELIVERED_LINE: &str = "irq: IRQ 4 delivered through the PIC: interrupt-driven I/O";

@@ -69,6 +69,7 @@ pub(crate) fn create_vm(
     kvm: &Kvm,
     irqfds: &[(&EventFd, u32)],
     config_byte: u8,
+    tx_count: u32,
 ) -> Result<KvmVm, Error> {
     let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
 
@@ -77,6 +78,8 @@ pub(crate) fn create_vm(
     mem.write_slice(guest::IMAGE, GuestAddress(guest::LOAD_ADDR))
         .map_err(|e| Error::Memory(e.to_string()))?;
     mem.write_obj(config_byte, GuestAddress(guest::CONFIG_ADDR))
+        .map_err(|e| Error::Memory(e.to_string()))?;
+    mem.write_slice(&tx_count.to_le_bytes(), GuestAddress(guest::TX_COUNT_ADDR))
         .map_err(|e| Error::Memory(e.to_string()))?;
     let host = mem
         .get_host_address(GuestAddress(0))

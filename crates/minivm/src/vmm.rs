@@ -36,7 +36,8 @@ pub const KBD_GSI: u32 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EofAction {
     /// Once all input is in the UART, press Ctrl+Alt+Del: the guest finishes
-    /// echoing, then resets through the i8042 and the VMM exits.
+    /// echoing, then resets through the i8042 and the VMM exits. Not with a
+    /// TX workload (`guest_tx_bytes`), which ends the run itself.
     #[default]
     CtrlAltDel,
     /// Keep running until the guest resets or the user quits.
@@ -48,6 +49,12 @@ pub enum EofAction {
 pub struct MachineConfig {
     /// Tell the guest not to probe interrupts and to poll its devices.
     pub force_polling: bool,
+    /// Tell the guest to count and checksum input instead of echoing it
+    /// (an RX benchmark workload).
+    pub guest_rx_only: bool,
+    /// Bytes the guest transmits once ready, then it resets (a TX benchmark
+    /// workload; see [`guest::tx_pattern`]). 0: none.
+    pub guest_tx_bytes: u32,
     /// Interpret the Ctrl-] escape key on input (see [`crate::host`]).
     pub escape_key: bool,
     /// What host input EOF means.
@@ -60,6 +67,8 @@ impl Default for MachineConfig {
     fn default() -> Self {
         Self {
             force_polling: false,
+            guest_rx_only: false,
+            guest_tx_bytes: 0,
             escape_key: true,
             on_input_eof: EofAction::CtrlAltDel,
             flush_interval: Duration::from_millis(5),
@@ -266,15 +275,18 @@ impl<S: SerialPort + 'static> Machine<S> {
         let com1_irq = eventfd()?;
         let kbd_irq = eventfd()?;
         let rx_room = eventfd()?;
-        let config_byte = if config.force_polling {
-            guest::CONFIG_FORCE_POLLING
-        } else {
-            0
-        };
+        let mut config_byte = 0;
+        if config.force_polling {
+            config_byte |= guest::CONFIG_FORCE_POLLING;
+        }
+        if config.guest_rx_only {
+            config_byte |= guest::CONFIG_RX_ONLY;
+        }
         let vm = kvm::create_vm(
             &kvm,
             &[(&com1_irq, COM1_GSI), (&kbd_irq, KBD_GSI)],
             config_byte,
+            config.guest_tx_bytes,
         )?;
 
         let serial = Arc::new(Mutex::new(make_serial(SerialWiring {
@@ -634,10 +646,12 @@ impl<S: SerialPort> IoLoop<'_, S> {
                 break;
             }
         }
+        // A TX workload ends the run by itself; Ctrl+Alt+Del would cut it short.
         if self.eof
             && self.pending.is_empty()
             && !self.eof_handled
             && self.config.on_input_eof == EofAction::CtrlAltDel
+            && self.config.guest_tx_bytes == 0
         {
             self.eof_handled = true;
             self.cad_wanted += 1;
