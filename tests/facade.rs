@@ -25,7 +25,10 @@ fn read(bus: &mut dyn BusDevice, offset: u64) -> u8 {
 fn test_facade_uart_on_pio_transmits_and_raises_thri() {
     let irq = RecordingIrq::new();
     let sink = TestSink::new();
-    let mut com1 = PioBytes::new(superio::uart16550::Uart16550::new(irq.clone(), sink.clone()));
+    let mut com1 = PioBytes::new(superio::uart16550::Uart16550::new(
+        irq.clone(),
+        sink.clone(),
+    ));
     com1.write(MCR, &[MCR_OUT2]);
     com1.write(FCR, &[0x01]);
     com1.write(IER, &[IER_THRI]);
