@@ -1,0 +1,5 @@
+//! Fuzz bytes → a snapshot (JSON, or fields taken straight from the bytes)
+//! → `from_state`; an accepted state is then driven like i8042_ops.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| superio_fuzz::i8042::run_state(data));

@@ -1,0 +1,5 @@
+//! Fuzz bytes → a snapshot (JSON, or fields taken straight from the bytes)
+//! → `from_state`; an accepted state is then driven like pl031_ops.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| superio_fuzz::pl031::run_state(data));
