@@ -365,3 +365,27 @@ fn test_tx_workload_64k_comes_out_complete_then_resets() {
     assert_eq!(outcome.reason, ExitReason::GuestReset);
     assert_eq!(outcome.ctrl_alt_del_injected, 0);
 }
+
+#[test]
+fn test_rx_verify_128k_guest_sees_every_byte_in_order() {
+    if !kvm_available() {
+        return;
+    }
+    // Byte i is i mod 251 (written out here, not taken from minivm).
+    let input: Vec<u8> = (0..128 * 1024usize)
+        .map(|i| u8::try_from(i % 251).unwrap())
+        .collect();
+    let config = MachineConfig {
+        guest_rx_only: true,
+        guest_rx_verify: true,
+        escape_key: false,
+        ..MachineConfig::default()
+    };
+    let (outcome, out) = boot(config, &input, true);
+    let out = text(&out);
+    assert!(
+        out.contains("guest: verify: mismatches 0x0000, first at byte 0x00000000 00/00\r\n"),
+        "{out}"
+    );
+    assert_eq!(outcome.stats.bytes_in, 128 * 1024);
+}

@@ -116,6 +116,7 @@
     .set CONFIG,   0x0500       /* written by the VMM: CONFIG_* bits */
     .set CONFIG_POLL,    0x01   /* do not probe interrupts: poll */
     .set CONFIG_RX_ONLY, 0x02   /* count and checksum input, echo nothing */
+    .set CONFIG_RX_VERIFY, 0x04 /* input byte i must be i mod 251: count mismatches */
     .set TX_COUNT, 0x0504       /* u32 from the VMM: bytes to transmit, then reset */
     .set TX_LINE,  64           /* TX workload line length, '\n' included */
     .set STACK_TOP, 0x7000
@@ -202,6 +203,28 @@ do_reboot:
     mov ax, [rx_sum]
     call put_hex16
     call put_crlf
+    test byte ptr [CONFIG], CONFIG_RX_VERIFY
+    jz 5f
+    mov si, offset msg_verify
+    call puts
+    mov ax, [rx_bad]
+    call put_hex16
+    mov si, offset msg_verify_at
+    call puts
+    mov ax, [rx_bad_pos + 2]
+    call put_hex16
+    mov ax, [rx_bad_pos]
+    call put_hex16
+    mov al, ' '
+    call putc
+    mov al, [rx_bad_got]
+    call put_hex8
+    mov al, '/'
+    call putc
+    mov al, [rx_bad_want]
+    call put_hex8
+    call put_crlf
+5:
     mov si, offset msg_irq_count4
     call puts
     mov ax, [irq4_count]
@@ -213,6 +236,10 @@ do_reboot:
     mov si, offset msg_sleeps
     call puts
     mov ax, [sleeps]
+    call put_hex16
+    mov si, offset msg_if0
+    call puts
+    mov ax, [irq_if0_count]
     call put_hex16
     call put_crlf
     call tx_drain
@@ -274,6 +301,7 @@ setup_pic:
 isr_com1:
     push ax
     push dx
+    call check_if_was_set
     mov dx, UART_IIR            /* identify (and acknowledge THRI) like a driver */
     in al, dx
     inc word ptr [irq4_count]
@@ -285,12 +313,28 @@ isr_com1:
 
 isr_kbd:
     push ax
+    push dx
+    call check_if_was_set
+    pop dx
     mov byte ptr [kbd_pending], 1
     inc word ptr [irq1_count]
     mov al, PIC_EOI
     out PIC1_CMD, al
     pop ax
     iret
+
+/* Counts interrupts taken while the interrupted code had IF clear, which
+   must never happen (a hypervisor bug if it does). Call from an ISR entry
+   that pushed exactly AX and DX: FLAGS is then at BP + 12 (BP, return
+   address, DX, AX, IP, CS). */
+check_if_was_set:
+    push bp
+    mov bp, sp
+    test word ptr [bp + 2 + 2 + 4 + 4], 0x0200
+    jnz 1f
+    inc word ptr [irq_if0_count]
+1:  pop bp
+    ret
 
 isr_eoi_master:
     push ax
@@ -765,7 +809,10 @@ service:
     add [rx_sum], ax
     add word ptr [rx_total], 1
     adc word ptr [rx_total + 2], 0
-    test byte ptr [CONFIG], CONFIG_RX_ONLY
+    test byte ptr [CONFIG], CONFIG_RX_VERIFY
+    jz 6f
+    call rx_verify
+6:  test byte ptr [CONFIG], CONFIG_RX_ONLY
     jnz 8b
     call input_byte
     jmp 8b
@@ -822,6 +869,30 @@ tx_generate:
     mov byte ptr [tx_active], 0
     mov byte ptr [reboot_pending], 3
 9:  ret
+
+/* CONFIG_RX_VERIFY: input byte i must be i mod 251. Counts mismatches,
+   remembers the first (position, byte, expected) and resynchronises on the
+   byte received. Preserves AL. */
+rx_verify:
+    mov ah, [rx_expect]
+    cmp al, ah
+    je 2f
+    cmp word ptr [rx_bad], 0
+    jne 1f
+    mov bx, [rx_total]          /* rx_total already counts this byte */
+    mov [rx_bad_pos], bx
+    mov bx, [rx_total + 2]
+    mov [rx_bad_pos + 2], bx
+    mov [rx_bad_got], al
+    mov [rx_bad_want], ah
+1:  inc word ptr [rx_bad]
+    mov ah, al
+2:  inc ah
+    cmp ah, 251
+    jb 3f
+    xor ah, ah
+3:  mov [rx_expect], ah
+    ret
 
 /* One received byte in AL: echo it and collect the line for commands. */
 input_byte:
@@ -999,9 +1070,12 @@ msg_reboot_cad: .asciz "guest: Ctrl+Alt+Del: resetting through the i8042 (0xFE o
 msg_reboot_tx:  .asciz "guest: TX workload done: resetting through the i8042 (0xFE on port 0x64)\r\n"
 msg_rx_total:   .asciz "guest: received 0x"
 msg_rx_sum:     .asciz " bytes, sum 0x"
+msg_verify:     .asciz "guest: verify: mismatches 0x"
+msg_verify_at:  .asciz ", first at byte 0x"
 msg_irq_count4: .asciz "guest: interrupts handled: IRQ 4 0x"
 msg_irq_count1: .asciz ", IRQ 1 0x"
 msg_sleeps:     .asciz ", halts 0x"
+msg_if0:        .asciz ", with IF=0 0x"
 cmd_reboot:     .ascii "reboot"
 
     .balign 2
@@ -1015,8 +1089,14 @@ irq4_count:     .word 0
 irq1_count:     .word 0
 rx_total:       .word 0, 0      /* bytes taken from the RX ring (u32) */
 rx_sum:         .word 0         /* their sum mod 2^16 */
+rx_bad:         .word 0         /* CONFIG_RX_VERIFY mismatches */
+rx_bad_pos:     .word 0, 0      /* 1-based position of the first one */
+rx_expect:      .byte 0
+rx_bad_got:     .byte 0
+rx_bad_want:    .byte 0
 tx_left:        .word 0, 0      /* TX workload bytes still to generate (u32) */
 sleeps:         .word 0
+irq_if0_count:  .word 0     /* interrupts taken with IF=0: must stay 0 */
 cur_ier:        .byte 0
 last_lsr:       .byte 0
 progress:       .byte 0

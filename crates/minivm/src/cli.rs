@@ -7,8 +7,8 @@ use crate::{EofAction, Error, ExitReason, MachineConfig, RunOutcome};
 
 /// The usage text printed by `--help`.
 pub const USAGE: &str = "\
-usage: minivm [--stats] [--poll] [--rx-only] [--tx=BYTES] [--no-escape]
-              [--no-eof-reset] [--help]
+usage: minivm [--stats] [--poll] [--rx-only] [--rx-verify] [--tx=BYTES]
+              [--no-escape] [--no-eof-reset] [--help]
 
 Boots minivm's built-in real-mode guest under KVM with superio's 16550A on
 COM1 (0x3F8, IRQ 4) and i8042 on 0x60/0x64 (IRQ 1). The guest probes both
@@ -22,6 +22,8 @@ options:
                   register, interrupts raised and bytes in/out (stderr)
   --poll          tell the guest to poll its devices instead of using IRQs
   --rx-only       the guest counts and checksums input instead of echoing it
+  --rx-verify     the guest checks that input byte i is i mod 251 and
+                  reports mismatches (feed it such a stream)
   --tx=BYTES      the guest also transmits BYTES bytes of a pattern (lines
                   of 63 characters and a newline), then resets
   --no-escape     pass Ctrl-] to the guest unchanged (no host keys)
@@ -95,6 +97,7 @@ where
             "--no-escape" => config.escape_key = false,
             "--no-eof-reset" => config.on_input_eof = EofAction::Continue,
             "--rx-only" => config.guest_rx_only = true,
+            "--rx-verify" => config.guest_rx_verify = true,
             other => match other.strip_prefix("--tx=").map(str::parse) {
                 Some(Ok(bytes)) => config.guest_tx_bytes = bytes,
                 _ => return Err(UsageError(other.to_owned())),

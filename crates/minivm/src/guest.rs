@@ -23,6 +23,10 @@ pub const CONFIG_FORCE_POLLING: u8 = 0x01;
 /// `CONFIG_ADDR` bit 1: count and checksum input instead of echoing it.
 pub const CONFIG_RX_ONLY: u8 = 0x02;
 
+/// `CONFIG_ADDR` bit 2: input byte `i` must be `i % 251`; the guest counts
+/// mismatches and reports the first (a data-integrity check for RX runs).
+pub const CONFIG_RX_VERIFY: u8 = 0x04;
+
 /// A little-endian `u32` the VMM writes before the guest starts: bytes the
 /// guest transmits once ready (then it resets); 0 for none.
 pub const TX_COUNT_ADDR: u64 = 0x0504;
@@ -64,3 +68,11 @@ pub const POST_PORT: u16 = 0x80;
 /// POST code: the echo loop runs and the keyboard is live (input and
 /// Ctrl+Alt+Del are handled from now on).
 pub const POST_READY: u8 = 0x01;
+
+/// Input for [`CONFIG_RX_VERIFY`]: byte `i` is `i % 251` (251 is prime, so
+/// the pattern never lines up with a FIFO or buffer size).
+pub fn verify_pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| u8::try_from(i % 251).unwrap_or(0))
+        .collect()
+}

@@ -52,6 +52,9 @@ pub struct MachineConfig {
     /// Tell the guest to count and checksum input instead of echoing it
     /// (an RX benchmark workload).
     pub guest_rx_only: bool,
+    /// Tell the guest to check that input byte `i` is `i % 251` and report
+    /// mismatches (use with input from [`guest::verify_pattern`]).
+    pub guest_rx_verify: bool,
     /// Bytes the guest transmits once ready, then it resets (a TX benchmark
     /// workload; see [`guest::tx_pattern`]). 0: none.
     pub guest_tx_bytes: u32,
@@ -68,6 +71,7 @@ impl Default for MachineConfig {
         Self {
             force_polling: false,
             guest_rx_only: false,
+            guest_rx_verify: false,
             guest_tx_bytes: 0,
             escape_key: true,
             on_input_eof: EofAction::CtrlAltDel,
@@ -281,6 +285,9 @@ impl<S: SerialPort + 'static> Machine<S> {
         }
         if config.guest_rx_only {
             config_byte |= guest::CONFIG_RX_ONLY;
+        }
+        if config.guest_rx_verify {
+            config_byte |= guest::CONFIG_RX_VERIFY;
         }
         let vm = kvm::create_vm(
             &kvm,
