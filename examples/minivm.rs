@@ -30,9 +30,11 @@
 //!   interrupt-driven I/O`;
 //! - an idle guest sleeps in `sti; hlt` inside KVM (0 HLT exits) and only an
 //!   interrupt wakes it: four input lines 300 ms apart gave
-//!   `guest: interrupts handled: IRQ 4 0x0009, IRQ 1 0x0001, halts 0x0008`
+//!   `guest: interrupts handled: IRQ 4 0x0009, IRQ 1 0x0001, halts 0x0008, ...`
 //!   with 24 IRQ 4 raises from the VMM; the injected Ctrl+Alt+Del wakes it
-//!   through IRQ 1.
+//!   through IRQ 1;
+//! - the guest's handlers check the pushed FLAGS: no interrupt has ever been
+//!   taken with IF clear (`with IF=0 0x0000` in its last line).
 //!
 //! So the guest runs interrupt-driven by default; `--poll` makes it poll.
 //! The integration tests `test_guest_irq_probe_default_uses_interrupt_driven_io`

@@ -359,6 +359,17 @@ impl<S: SerialPort + 'static> Machine<S> {
         Arc::clone(&self.stats)
     }
 
+    /// The device under COM1, shared with the VMM: keep a clone to read its
+    /// own metrics or state after [`Machine::run`].
+    pub fn serial(&self) -> Arc<Mutex<S>> {
+        Arc::clone(&self.serial)
+    }
+
+    /// The i8042, shared with the VMM (e.g. to press keys from a test).
+    pub fn i8042(&self) -> Arc<Mutex<PioBytes<Kbc>>> {
+        Arc::clone(&self.kbc)
+    }
+
     /// Runs the guest until it resets through the i8042 or the host quits,
     /// feeding it `input` (stdin, a pipe, a socket).
     ///
