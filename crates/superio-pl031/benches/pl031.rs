@@ -1,0 +1,308 @@
+//! PL031 register cost, side by side with vm-superio 0.8.2's `Rtc` in the
+//! same process.
+//!
+//! `cargo bench -p superio-pl031` (criterion), or `scripts/bench` for every
+//! device with repeated runs, instruction counts and a table.
+//!
+//! Each case is a fixed batch of guest accesses made the way a VMM makes
+//! them on an MMIO exit; criterion reports the batch, `scripts/bench`
+//! divides by the batch's units. With `SUPERIO_BENCH_COUNT=<group>|<system>`
+//! and `SUPERIO_BENCH_ITERS=<n>` the binary runs that one case `n` times
+//! without criterion and prints its counters as JSON, so that valgrind or
+//! strace can count instructions and syscalls per batch independently of
+//! the machine's load. `SUPERIO_BENCH_COUNT=list` lists the cases.
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput};
+use superio_core::{BusDevice, Mmio32};
+use superio_pl031::{ManualClock, Pl031, RTCDR, RTCIMSC, RTCLR, RTCMR};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+/// Accesses per batch for the single-register cases.
+const BATCH: u64 = 64;
+
+// ---------------------------------------------------------------------------
+// Harness (the same in every device crate's bench).
+// ---------------------------------------------------------------------------
+
+/// A shared call counter.
+#[derive(Clone, Default)]
+struct Counter(Rc<Cell<u64>>);
+
+impl Counter {
+    fn inc(&self) {
+        self.0.set(self.0.get() + 1);
+    }
+    fn get(&self) -> u64 {
+        self.0.get()
+    }
+}
+
+/// A real non-blocking `EventFd` (what a VMM registers as an irqfd) that also
+/// counts the calls a device makes on it.
+struct CountingEventFd {
+    fd: EventFd,
+    raises: Counter,
+    lowers: Counter,
+}
+
+impl CountingEventFd {
+    fn new() -> Self {
+        Self {
+            fd: EventFd::new(EFD_NONBLOCK).unwrap(),
+            raises: Counter::default(),
+            lowers: Counter::default(),
+        }
+    }
+    fn counters(&self) -> (Counter, Counter) {
+        (self.raises.clone(), self.lowers.clone())
+    }
+}
+
+impl superio_core::Trigger for CountingEventFd {
+    type E = io::Error;
+    fn trigger(&self) -> io::Result<()> {
+        self.raises.inc();
+        self.fd.write(1)
+    }
+    fn lower(&self) -> io::Result<()> {
+        self.lowers.inc();
+        Ok(())
+    }
+}
+
+/// One workload on one system: `run` performs a batch of `units`.
+struct Case {
+    group: &'static str,
+    system: &'static str,
+    units: u64,
+    unit: &'static str,
+    run: Box<dyn FnMut()>,
+    counters: Box<dyn Fn() -> Vec<(&'static str, u64)>>,
+}
+
+fn no_counters() -> Box<dyn Fn() -> Vec<(&'static str, u64)>> {
+    Box::new(Vec::new)
+}
+
+fn irq_counters(raises: Counter, lowers: Counter) -> Box<dyn Fn() -> Vec<(&'static str, u64)>> {
+    Box::new(move || vec![("irq_raise", raises.get()), ("irq_lower", lowers.get())])
+}
+
+/// Runs the cases under criterion, or one case in counting mode.
+fn run_main(mut cases: Vec<Case>) {
+    if let Ok(sel) = std::env::var("SUPERIO_BENCH_COUNT") {
+        if sel == "list" {
+            for c in &cases {
+                println!("{}|{}|{}|{}", c.group, c.system, c.units, c.unit);
+            }
+            return;
+        }
+        let iters: u64 = std::env::var("SUPERIO_BENCH_ITERS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1000);
+        let case = cases
+            .iter_mut()
+            .find(|c| format!("{}|{}", c.group, c.system) == sel)
+            .unwrap_or_else(|| panic!("no case {sel}"));
+        for _ in 0..iters {
+            (case.run)();
+        }
+        let counters: Vec<String> = (case.counters)()
+            .iter()
+            .map(|(k, v)| format!("\"{k}\":{v}"))
+            .collect();
+        println!(
+            "{{\"group\":\"{}\",\"system\":\"{}\",\"iters\":{iters},\"units\":{},\"unit\":\"{}\",\"counters\":{{{}}}}}",
+            case.group,
+            case.system,
+            case.units,
+            case.unit,
+            counters.join(",")
+        );
+        return;
+    }
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20)
+        .configure_from_args();
+    let mut groups: Vec<&'static str> = cases.iter().map(|c| c.group).collect();
+    groups.dedup();
+    for group in groups {
+        let mut g = c.benchmark_group(group);
+        for case in cases.iter_mut().filter(|c| c.group == group) {
+            g.throughput(Throughput::Elements(case.units));
+            let run = &mut case.run;
+            g.bench_function(case.system, |b| b.iter(&mut *run));
+        }
+        g.finish();
+    }
+    c.final_summary();
+}
+
+// ---------------------------------------------------------------------------
+// PL031 cases.
+// ---------------------------------------------------------------------------
+
+/// Linux's `pl031_read_time`: one RTCDR read, through the MMIO exit's byte
+/// slice. Ours reads the host's `CLOCK_REALTIME` (`RealtimeClock`, the
+/// default) like vm-superio's `SystemTime::now()`.
+fn dr_read(cases: &mut Vec<Case>) {
+    let irq = CountingEventFd::new();
+    let (r, l) = irq.counters();
+    let mut rtc = Mmio32::new(Pl031::new(irq));
+    cases.push(Case {
+        group: "pl031/dr_read",
+        system: "superio",
+        units: BATCH,
+        unit: "access",
+        run: Box::new(move || {
+            for _ in 0..BATCH {
+                let mut data = [0u8; 4];
+                rtc.read(u64::from(RTCDR), &mut data);
+                black_box(data);
+            }
+        }),
+        counters: irq_counters(r, l),
+    });
+    let mut rtc = vm_superio::Rtc::new();
+    cases.push(Case {
+        group: "pl031/dr_read",
+        system: "vm-superio",
+        units: BATCH,
+        unit: "access",
+        run: Box::new(move || {
+            for _ in 0..BATCH {
+                let mut data = [0u8; 4];
+                rtc.read(RTCDR as u16, &mut data);
+                black_box(data);
+            }
+        }),
+        counters: no_counters(),
+    });
+}
+
+/// The device alone: RTCDR with an injected clock that does not move, so no
+/// clock read is in the figure. vm-superio cannot be given a clock.
+fn dr_read_manual_clock(cases: &mut Vec<Case>) {
+    let irq = CountingEventFd::new();
+    let (r, l) = irq.counters();
+    let mut rtc = Mmio32::new(Pl031::with_clock(
+        irq,
+        ManualClock::from_secs(1_700_000_000),
+    ));
+    cases.push(Case {
+        group: "pl031/dr_read_manual_clock",
+        system: "superio",
+        units: BATCH,
+        unit: "access",
+        run: Box::new(move || {
+            for _ in 0..BATCH {
+                let mut data = [0u8; 4];
+                rtc.read(u64::from(RTCDR), &mut data);
+                black_box(data);
+            }
+        }),
+        counters: irq_counters(r, l),
+    });
+}
+
+/// Linux's `pl031_set_time` (RTCLR write) followed by the read-back a
+/// `hwclock --systohc` makes: both devices re-derive their offset from the
+/// host clock on the write.
+fn set_time(cases: &mut Vec<Case>) {
+    let lr = 1_700_000_000u32.to_le_bytes();
+    let irq = CountingEventFd::new();
+    let (r, l) = irq.counters();
+    let mut rtc = Mmio32::new(Pl031::new(irq));
+    cases.push(Case {
+        group: "pl031/set_time",
+        system: "superio",
+        units: BATCH,
+        unit: "access",
+        run: Box::new(move || {
+            for _ in 0..BATCH / 2 {
+                rtc.write(u64::from(RTCLR), black_box(&lr));
+                let mut data = [0u8; 4];
+                rtc.read(u64::from(RTCDR), &mut data);
+                black_box(data);
+            }
+        }),
+        counters: irq_counters(r, l),
+    });
+    let mut rtc = vm_superio::Rtc::new();
+    cases.push(Case {
+        group: "pl031/set_time",
+        system: "vm-superio",
+        units: BATCH,
+        unit: "access",
+        run: Box::new(move || {
+            for _ in 0..BATCH / 2 {
+                rtc.write(RTCLR as u16, black_box(&lr));
+                let mut data = [0u8; 4];
+                rtc.read(RTCDR as u16, &mut data);
+                black_box(data);
+            }
+        }),
+        counters: no_counters(),
+    });
+}
+
+/// Linux's `pl031_set_alarm` register traffic: RTCMR write, RTCIMSC write
+/// (enable), RTCDR read. vm-superio stores RTCMR but never fires it; ours
+/// also recomputes the alarm deadline.
+fn set_alarm(cases: &mut Vec<Case>) {
+    let one = 1u32.to_le_bytes();
+    let irq = CountingEventFd::new();
+    let (r, l) = irq.counters();
+    let mut rtc = Mmio32::new(Pl031::new(irq));
+    cases.push(Case {
+        group: "pl031/set_alarm",
+        system: "superio",
+        units: 63,
+        unit: "access",
+        run: Box::new(move || {
+            for _ in 0..21 {
+                let mut now = [0u8; 4];
+                rtc.read(u64::from(RTCDR), &mut now);
+                let mr = u32::from_le_bytes(now).wrapping_add(3600).to_le_bytes();
+                rtc.write(u64::from(RTCMR), &mr);
+                rtc.write(u64::from(RTCIMSC), black_box(&one));
+            }
+        }),
+        counters: irq_counters(r, l),
+    });
+    let mut rtc = vm_superio::Rtc::new();
+    cases.push(Case {
+        group: "pl031/set_alarm",
+        system: "vm-superio",
+        units: 63,
+        unit: "access",
+        run: Box::new(move || {
+            for _ in 0..21 {
+                let mut now = [0u8; 4];
+                rtc.read(RTCDR as u16, &mut now);
+                let mr = u32::from_le_bytes(now).wrapping_add(3600).to_le_bytes();
+                rtc.write(RTCMR as u16, &mr);
+                rtc.write(RTCIMSC as u16, black_box(&one));
+            }
+        }),
+        counters: no_counters(),
+    });
+}
+
+fn main() {
+    let mut cases = Vec::new();
+    dr_read(&mut cases);
+    dr_read_manual_clock(&mut cases);
+    set_time(&mut cases);
+    set_alarm(&mut cases);
+    run_main(cases);
+}
