@@ -389,3 +389,66 @@ fn test_rx_verify_128k_guest_sees_every_byte_in_order() {
     );
     assert_eq!(outcome.stats.bytes_in, 128 * 1024);
 }
+
+/// An output sink that pushes back: every `period`-th write returns
+/// `WouldBlock` and takes nothing.
+struct PushBack {
+    out: SharedBuf,
+    calls: u64,
+    period: u64,
+    refused: Arc<Mutex<u64>>,
+}
+
+impl Write for PushBack {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.calls += 1;
+        if self.calls % self.period == 0 {
+            *self.refused.lock().unwrap() += 1;
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.out.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn test_echo_with_pushing_back_output_loses_nothing() {
+    if !kvm_available() {
+        return;
+    }
+    let out = SharedBuf::default();
+    let refused = Arc::new(Mutex::new(0));
+    let sink = PushBack {
+        out: out.clone(),
+        calls: 0,
+        period: 32,
+        refused: Arc::clone(&refused),
+    };
+    let config = MachineConfig {
+        escape_key: false,
+        ..MachineConfig::default()
+    };
+    let machine = Machine::new(config, minivm::serial::superio_uart, Box::new(sink)).unwrap();
+    let input = pattern(4 * 1024);
+    let (mut host_end, vm_end) = UnixStream::pair().unwrap();
+    let data = input.clone();
+    let writer = thread::spawn(move || host_end.write_all(&data).unwrap());
+    let outcome = machine.run(vm_end).unwrap();
+    writer.join().unwrap();
+    let out = out.0.lock().unwrap().clone();
+    assert!(*refused.lock().unwrap() > 0, "the sink never pushed back");
+    let ready = out
+        .windows(READY_LINE.len())
+        .position(|w| w == READY_LINE.as_bytes())
+        .expect("ready line")
+        + READY_LINE.len();
+    let expected = expected_echo(&input);
+    assert_eq!(
+        first_difference(&out[ready..ready + expected.len()], &expected),
+        None
+    );
+    assert!(text(&out[ready + expected.len()..]).starts_with(CAD_LINE));
+    assert_eq!(outcome.reason, ExitReason::GuestReset);
+}
