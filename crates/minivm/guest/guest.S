@@ -17,7 +17,7 @@
  *      keyboard identify 0xF2 -> FA AB 83, enable scanning 0xF4 -> FA);
  *   5. checks whether interrupts reach it (enables THRI and waits a bounded number
  *      of polls for the IRQ 4 handler to run) and picks interrupt-driven or polled
- *      I/O; the VMM can force polling with bit 0 of the CONFIG byte;
+ *      I/O; the VMM can force polling with CONFIG_POLL;
  *   6. writes POST code 0x01 to port 0x80 (the VMM's "guest ready"), then runs
  *      the echo loop: every received byte is sent back ('\r' as "\r\n");
  *      a line "reboot" or Ctrl+Alt+Del on the keyboard (set-1 scancodes, read from
@@ -25,7 +25,8 @@
  *      bytes it received (and their sum), its interrupt counts, and reset the
  *      machine with the i8042 pulse-reset command 0xFE.
  *   Benchmark workloads, chosen by the VMM before boot: with CONFIG_RX_ONLY the
- *   loop counts and checksums input instead of echoing it; with TX_COUNT != 0
+ *   loop counts and checksums input instead of echoing it; with CONFIG_RX_VERIFY
+ *   it checks that input byte i is i mod 251; with TX_COUNT != 0
  *   it also transmits TX_COUNT bytes of a pattern (lines of 63 characters
  *   '!' + column, then '\n') and resets once they are out.
  *
@@ -36,7 +37,8 @@
  * while the RX ring has room, THRE interrupt only while the TX ring has data), so
  * the UART's interrupt line is high only when there is work: when `service` finds
  * nothing to do the guest may `sti; hlt` safely. The interrupt handlers only read
- * IIR / note the keyboard, send EOI and return.
+ * IIR / note the keyboard, send EOI and return (and count any interrupt taken
+ * with IF clear, which would be a hypervisor bug).
  *
  * Back-pressure: a full TX ring stops the echo, a full RX ring stops reading RBR
  * (and masks the RDA interrupt), so the UART's RX FIFO fills and the VMM stops
