@@ -24,14 +24,7 @@ fn main() {
     let bin = out.join("guest.bin");
     run(Command::new("as").arg("--32").arg("-o").arg(&obj).arg(&src));
     run(Command::new("ld")
-        .args([
-            "-m",
-            "elf_i386",
-            "-N",
-            "--no-warn-rwx-segments",
-            "-e",
-            "_start",
-        ])
+        .args(["-m", "elf_i386", "-N", "-e", "_start"])
         .arg(format!("-Ttext={LOAD_ADDR}"))
         .arg("-o")
         .arg(&elf)
