@@ -1,158 +1,558 @@
-//! Host cost per guest byte, against vm-superio 0.8.2 on the same access pattern.
+//! 16550A host cost per guest byte, side by side with vm-superio 0.8.2's
+//! `Serial` in the same process.
 //!
-//! `cargo bench -p superio-uart16550`
+//! `cargo bench -p superio-uart16550 --bench uart` (criterion), or
+//! `scripts/bench` for every device with repeated runs, instruction and
+//! syscall counts and a table.
+//!
+//! The access patterns are Linux's 8250 driver's:
+//! - `tx_burst16`: the THRI interrupt handler (`serial8250_handle_irq`):
+//!   IIR, LSR, MSR reads, then a 16-byte FIFO load of THR writes;
+//! - `tx_polled`: the console (`serial8250_console_write`): IER saved and
+//!   cleared, then LSR (THRE) + THR per byte, LSR (TEMT), IER restored, for
+//!   64-byte lines;
+//! - `rx64`: the host enqueues 64 bytes, the handler reads IIR and LSR, then
+//!   RBR + LSR per byte (`serial8250_rx_chars`) and MSR;
+//! - `lsr_read`, `iir_read`: single-register hot paths on an idle port.
+//!
+//! Every interrupt is a real non-blocking `EventFd` (an irqfd without KVM
+//! behind it: the write syscall is counted, the guest injection is not).
+//! Output goes to `io::sink()`, a `BufWriter<File>` on /dev/null, or a raw
+//! `File` on /dev/null. Our UART defers the sink flush and the THR-empty
+//! interrupt to the end of a burst, which a VMM signals with `end_tx_burst()`
+//! on its next non-UART exit: the loops call it after every burst (and every
+//! console line), so its cost is in our figures. vm-superio writes, flushes
+//! and triggers per byte.
+//!
+//! With `SUPERIO_BENCH_COUNT=<group>|<system>` and `SUPERIO_BENCH_ITERS=<n>`
+//! the binary runs one case `n` times without criterion and prints its
+//! counters (interrupt raises/lowers, sink writes/flushes) as JSON, for
+//! valgrind/strace; `SUPERIO_BENCH_COUNT=list` lists the cases.
 
-use std::fs::File;
+use std::cell::Cell;
+use std::fs::{File, OpenOptions};
 use std::hint::black_box;
-use std::io;
+use std::io::{self, BufWriter, Write};
+use std::rc::Rc;
+use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
+use superio_uart16550::regs::{
+    FCR, FCR_CLEAR_RCVR, FCR_CLEAR_XMIT, FCR_ENABLE_FIFO, FCR_TRIGGER_8, IER, IER_RDI, IER_RLSI,
+    IER_THRI, IIR, LCR, LCR_WLEN8, LSR, LSR_DR, MCR, MCR_DTR, MCR_OUT2, MCR_RTS, MSR, RBR, THR,
+};
+use superio_uart16550::Uart16550;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
-/// An interrupt sink that does nothing (measures the device, not the eventfd).
-struct Nop;
-impl superio_core::Trigger for Nop {
-    type E = ();
-    fn trigger(&self) -> Result<(), ()> {
-        Ok(())
+/// Bytes per TX batch: 256 Linux FIFO loads of 16 bytes.
+const TX_BYTES: u64 = 4096;
+/// Linux's FIFO load for a 16550A (`tx_loadsz`).
+const LOAD: u8 = 16;
+/// Console line length for the polled pattern, and lines per batch.
+const LINE: u8 = 64;
+const LINES: u64 = 4;
+/// Bytes per host RX chunk.
+const RX_CHUNK: usize = 64;
+/// Accesses per batch for the single-register cases.
+const BATCH: u64 = 64;
+
+// ---------------------------------------------------------------------------
+// Harness (the same in every device crate's bench).
+// ---------------------------------------------------------------------------
+
+/// A shared call counter.
+#[derive(Clone, Default)]
+struct Counter(Rc<Cell<u64>>);
+
+impl Counter {
+    fn inc(&self) {
+        self.0.set(self.0.get() + 1);
+    }
+    fn get(&self) -> u64 {
+        self.0.get()
     }
 }
-impl vm_superio::Trigger for Nop {
-    type E = ();
-    fn trigger(&self) -> Result<(), ()> {
-        Ok(())
+
+/// A real non-blocking `EventFd` (what a VMM registers as an irqfd) that also
+/// counts the calls a device makes on it.
+struct CountingEventFd {
+    fd: EventFd,
+    raises: Counter,
+    lowers: Counter,
+}
+
+impl CountingEventFd {
+    fn new() -> Self {
+        Self {
+            fd: EventFd::new(EFD_NONBLOCK).unwrap(),
+            raises: Counter::default(),
+            lowers: Counter::default(),
+        }
+    }
+    fn counters(&self) -> (Counter, Counter) {
+        (self.raises.clone(), self.lowers.clone())
     }
 }
 
-/// Linux's interrupt-driven TX: per 16-byte load, IIR, LSR, MSR, 16 × THR.
-fn tx(c: &mut Criterion) {
-    let mut g = c.benchmark_group("tx_4KiB_linux_isr_pattern");
-    g.throughput(Throughput::Bytes(4096));
-    g.bench_function("superio", |b| {
-        let mut u = superio_uart16550::Uart16550::new(Nop, io::sink());
-        u.write(2, 0x87);
-        u.write(4, 0x0B);
-        u.write(1, 0x07);
-        b.iter(|| {
-            for _ in 0..256 {
-                black_box(u.read(2));
-                black_box(u.read(5));
-                black_box(u.read(6));
-                for i in 0..16u8 {
-                    u.write(0, i);
-                }
-            }
-        });
-    });
-    g.bench_function("vm_superio", |b| {
-        let mut u = vm_superio::Serial::new(Nop, io::sink());
-        u.write(2, 0x87).unwrap();
-        u.write(4, 0x0B).unwrap();
-        u.write(1, 0x07).unwrap();
-        b.iter(|| {
-            for _ in 0..256 {
-                black_box(u.read(2));
-                black_box(u.read(5));
-                black_box(u.read(6));
-                for i in 0..16u8 {
-                    let _ = u.write(0, i);
-                }
-            }
-        });
-    });
-    g.finish();
-}
-
-/// Host enqueues 64 bytes; the guest reads LSR + RBR per byte (Linux `rx_chars`).
-fn rx(c: &mut Criterion) {
-    let input = [b'x'; 64];
-    let mut g = c.benchmark_group("rx_64B_linux_rx_chars_pattern");
-    g.throughput(Throughput::Bytes(64));
-    g.bench_function("superio", |b| {
-        let mut u = superio_uart16550::Uart16550::new(Nop, io::sink());
-        u.write(2, 0x87);
-        u.write(4, 0x0B);
-        u.write(1, 0x05);
-        b.iter(|| {
-            u.enqueue_raw_bytes(black_box(&input)).unwrap();
-            black_box(u.read(2));
-            while u.read(5) & 1 != 0 {
-                black_box(u.read(0));
-            }
-        });
-    });
-    g.bench_function("vm_superio", |b| {
-        let mut u = vm_superio::Serial::new(Nop, io::sink());
-        u.write(4, 0x0B).unwrap();
-        u.write(1, 0x05).unwrap();
-        b.iter(|| {
-            u.enqueue_raw_bytes(black_box(&input)).unwrap();
-            black_box(u.read(2));
-            while u.read(5) & 1 != 0 {
-                black_box(u.read(0));
-            }
-        });
-    });
-    g.finish();
-}
-
-/// Vm-superio needs a newtype for its own `Trigger` on an `EventFd`.
-struct Efd(EventFd);
-impl vm_superio::Trigger for Efd {
+impl superio_core::Trigger for CountingEventFd {
     type E = io::Error;
     fn trigger(&self) -> io::Result<()> {
-        self.0.write(1)
+        self.raises.inc();
+        self.fd.write(1)
+    }
+    fn lower(&self) -> io::Result<()> {
+        self.lowers.inc();
+        Ok(())
     }
 }
 
-fn devnull() -> io::BufWriter<File> {
-    io::BufWriter::new(File::create("/dev/null").unwrap())
+/// Reads a case's cumulative counters (name, count).
+type Counters = Box<dyn Fn() -> Vec<(&'static str, u64)>>;
+
+/// One workload on one system: `run` performs a batch of `units`.
+struct Case {
+    group: &'static str,
+    system: &'static str,
+    units: u64,
+    unit: &'static str,
+    run: Box<dyn FnMut()>,
+    counters: Counters,
 }
 
-/// The same TX pattern with what a VMM really wires: an irqfd-style `EventFd`
-/// and a buffered file sink (so each flush is a `write(2)`), THRI enabled as
-/// Linux's ISR has it while transmitting.
-fn tx_real_sinks(c: &mut Criterion) {
-    let mut g = c.benchmark_group("tx_4KiB_eventfd_bufwriter_devnull");
-    g.throughput(Throughput::Bytes(4096));
-    g.bench_function("superio", |b| {
-        let irq = EventFd::new(EFD_NONBLOCK).unwrap();
-        let mut u = superio_uart16550::Uart16550::new(irq.try_clone().unwrap(), devnull());
-        u.write(2, 0x87);
-        u.write(4, 0x0B);
-        u.write(1, 0x07);
-        b.iter(|| {
-            for _ in 0..256 {
-                black_box(u.read(2));
-                black_box(u.read(5));
-                black_box(u.read(6));
-                for i in 0..16u8 {
-                    u.write(0, i);
-                }
-            }
-            let _ = irq.read();
-        });
-    });
-    g.bench_function("vm_superio", |b| {
-        let irq = EventFd::new(EFD_NONBLOCK).unwrap();
-        let mut u = vm_superio::Serial::new(Efd(irq.try_clone().unwrap()), devnull());
-        u.write(2, 0x87).unwrap();
-        u.write(4, 0x0B).unwrap();
-        u.write(1, 0x07).unwrap();
-        b.iter(|| {
-            for _ in 0..256 {
-                black_box(u.read(2));
-                black_box(u.read(5));
-                black_box(u.read(6));
-                for i in 0..16u8 {
-                    let _ = u.write(0, i);
-                }
-            }
-            let _ = irq.read();
-        });
-    });
-    g.finish();
+fn no_counters() -> Counters {
+    Box::new(Vec::new)
 }
 
-criterion_group!(benches, tx, rx, tx_real_sinks);
-criterion_main!(benches);
+#[allow(dead_code)] // The harness is the same in every bench; not every one uses this.
+fn irq_counters(raises: Counter, lowers: Counter) -> Counters {
+    Box::new(move || vec![("irq_raise", raises.get()), ("irq_lower", lowers.get())])
+}
+
+/// Runs the cases under criterion, or one case in counting mode.
+fn run_main(mut cases: Vec<Case>) {
+    if let Ok(sel) = std::env::var("SUPERIO_BENCH_COUNT") {
+        if sel == "list" {
+            for c in &cases {
+                println!("{}|{}|{}|{}", c.group, c.system, c.units, c.unit);
+            }
+            return;
+        }
+        let iters: u64 = std::env::var("SUPERIO_BENCH_ITERS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1000);
+        let case = cases
+            .iter_mut()
+            .find(|c| format!("{}|{}", c.group, c.system) == sel)
+            .unwrap_or_else(|| panic!("no case {sel}"));
+        for _ in 0..iters {
+            (case.run)();
+        }
+        let counters: Vec<String> = (case.counters)()
+            .iter()
+            .map(|(k, v)| format!("\"{k}\":{v}"))
+            .collect();
+        println!(
+            "{{\"group\":\"{}\",\"system\":\"{}\",\"iters\":{iters},\"units\":{},\"unit\":\"{}\",\"counters\":{{{}}}}}",
+            case.group,
+            case.system,
+            case.units,
+            case.unit,
+            counters.join(",")
+        );
+        return;
+    }
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20)
+        .configure_from_args();
+    let mut groups: Vec<&'static str> = cases.iter().map(|c| c.group).collect();
+    groups.dedup();
+    for group in groups {
+        let mut g = c.benchmark_group(group);
+        for case in cases.iter_mut().filter(|c| c.group == group) {
+            g.throughput(Throughput::Elements(case.units));
+            let run = &mut case.run;
+            g.bench_function(case.system, |b| b.iter(&mut *run));
+        }
+        g.finish();
+    }
+    c.final_summary();
+}
+
+impl vm_superio::Trigger for CountingEventFd {
+    type E = io::Error;
+    fn trigger(&self) -> io::Result<()> {
+        self.raises.inc();
+        self.fd.write(1)
+    }
+}
+
+/// An interrupt sink that does nothing: the device's own cost, without the
+/// irqfd write.
+struct NopIrq;
+
+impl superio_core::Trigger for NopIrq {
+    type E = ();
+    fn trigger(&self) -> Result<(), ()> {
+        Ok(())
+    }
+}
+
+impl vm_superio::Trigger for NopIrq {
+    type E = ();
+    fn trigger(&self) -> Result<(), ()> {
+        Ok(())
+    }
+}
+
+/// An output sink wrapper counting the device's `write`/`flush` calls.
+struct CountingWriter<W> {
+    inner: W,
+    writes: Counter,
+    flushes: Counter,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writes.inc();
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.flushes.inc();
+        self.inner.flush()
+    }
+}
+
+fn dev_null() -> File {
+    OpenOptions::new().write(true).open("/dev/null").unwrap()
+}
+
+/// The output sinks a VMM plugs in.
+#[derive(Clone, Copy)]
+enum Sink {
+    /// `io::sink()`: no I/O at all.
+    Null,
+    /// `BufWriter<File>` on /dev/null: one `write(2)` per flush.
+    Buffered,
+    /// A raw `File` on /dev/null: one `write(2)` per device write.
+    Raw,
+}
+
+impl Sink {
+    fn burst_group(self) -> &'static str {
+        match self {
+            Sink::Null => "uart/tx_burst16/sink",
+            Sink::Buffered => "uart/tx_burst16/bufwriter",
+            Sink::Raw => "uart/tx_burst16/file",
+        }
+    }
+    fn polled_group(self) -> &'static str {
+        match self {
+            Sink::Null => "uart/tx_polled/sink",
+            Sink::Buffered => "uart/tx_polled/bufwriter",
+            Sink::Raw => "uart/tx_polled/file",
+        }
+    }
+    fn make(self) -> Box<dyn Write> {
+        match self {
+            Sink::Null => Box::new(io::sink()),
+            Sink::Buffered => Box::new(BufWriter::new(dev_null())),
+            Sink::Raw => Box::new(dev_null()),
+        }
+    }
+}
+
+type Out = CountingWriter<Box<dyn Write>>;
+
+/// A sink, its counters, and a function reporting them with the interrupt's.
+fn wiring(sink: Sink) -> (CountingEventFd, Out, Counters) {
+    let irq = CountingEventFd::new();
+    let (raises, lowers) = irq.counters();
+    let out = CountingWriter {
+        inner: sink.make(),
+        writes: Counter::default(),
+        flushes: Counter::default(),
+    };
+    let (writes, flushes) = (out.writes.clone(), out.flushes.clone());
+    let counters = Box::new(move || {
+        vec![
+            ("irq_raise", raises.get()),
+            ("irq_lower", lowers.get()),
+            ("sink_write", writes.get()),
+            ("sink_flush", flushes.get()),
+        ]
+    });
+    (irq, out, counters)
+}
+
+/// What Linux's 8250 driver programs before it transmits or receives: 8N1,
+/// FIFOs enabled and cleared with an 8-byte RX trigger, DTR|RTS|OUT2, and
+/// the interrupt enables `ier`.
+const SETUP: [(u8, u8); 3] = [
+    (LCR, LCR_WLEN8),
+    (
+        FCR,
+        FCR_ENABLE_FIFO | FCR_CLEAR_RCVR | FCR_CLEAR_XMIT | FCR_TRIGGER_8,
+    ),
+    (MCR, MCR_DTR | MCR_RTS | MCR_OUT2),
+];
+
+/// The VMM-facing register interface of both devices, so that each pattern
+/// is written once and runs identically on both. `end_of_exit_burst` is the
+/// VMM's call on a non-UART exit: `end_tx_burst` on ours, nothing on
+/// vm-superio (which has no such call and needs none).
+trait Port {
+    fn rd(&mut self, reg: u8) -> u8;
+    fn wr(&mut self, reg: u8, value: u8);
+    fn feed(&mut self, input: &[u8]) -> usize;
+    fn end_of_exit_burst(&mut self);
+}
+
+impl<T: superio_core::Trigger, W: Write> Port for Uart16550<T, superio_uart16550::NoEvents, W> {
+    #[inline]
+    fn rd(&mut self, reg: u8) -> u8 {
+        self.read(reg)
+    }
+    #[inline]
+    fn wr(&mut self, reg: u8, value: u8) {
+        self.write(reg, value);
+    }
+    #[inline]
+    fn feed(&mut self, input: &[u8]) -> usize {
+        self.enqueue_raw_bytes(input).unwrap_or(0)
+    }
+    #[inline]
+    fn end_of_exit_burst(&mut self) {
+        self.end_tx_burst();
+    }
+}
+
+impl<T: vm_superio::Trigger, W: Write> Port
+    for vm_superio::Serial<T, vm_superio::serial::NoEvents, W>
+{
+    #[inline]
+    fn rd(&mut self, reg: u8) -> u8 {
+        self.read(reg)
+    }
+    #[inline]
+    fn wr(&mut self, reg: u8, value: u8) {
+        let _ = self.write(reg, value);
+    }
+    #[inline]
+    fn feed(&mut self, input: &[u8]) -> usize {
+        self.enqueue_raw_bytes(input).unwrap_or(0)
+    }
+    #[inline]
+    fn end_of_exit_burst(&mut self) {}
+}
+
+fn setup(p: &mut impl Port, ier: u8) {
+    for (reg, value) in SETUP {
+        p.wr(reg, value);
+    }
+    p.wr(IER, ier);
+}
+
+/// 256 THRI handler runs, each an IIR, LSR and MSR read and 16 THR writes.
+fn tx_burst16(p: &mut impl Port) {
+    for _ in 0..TX_BYTES / u64::from(LOAD) {
+        black_box(p.rd(IIR));
+        black_box(p.rd(LSR));
+        black_box(p.rd(MSR));
+        for i in 0..LOAD {
+            p.wr(THR, b'a' + i);
+        }
+        p.end_of_exit_burst();
+    }
+}
+
+/// `LINES` console lines written by polling, with interrupts disabled.
+fn tx_polled(p: &mut impl Port) {
+    for _ in 0..LINES {
+        let ier = p.rd(IER);
+        p.wr(IER, 0);
+        for i in 0..LINE {
+            black_box(p.rd(LSR));
+            p.wr(THR, b' ' + i);
+        }
+        black_box(p.rd(LSR));
+        p.wr(IER, ier);
+        p.end_of_exit_burst();
+    }
+}
+
+/// The host offers 64 bytes; the RX interrupt handler drains them.
+fn rx64(p: &mut impl Port, input: &[u8; RX_CHUNK]) {
+    black_box(p.feed(black_box(input)));
+    black_box(p.rd(IIR));
+    let mut lsr = p.rd(LSR);
+    while lsr & LSR_DR != 0 {
+        black_box(p.rd(RBR));
+        lsr = p.rd(LSR);
+    }
+    black_box(p.rd(MSR));
+}
+
+fn single_reads(p: &mut impl Port, reg: u8) {
+    for _ in 0..BATCH {
+        black_box(p.rd(reg));
+    }
+}
+
+fn tx_cases(cases: &mut Vec<Case>) {
+    for sink in [Sink::Null, Sink::Buffered, Sink::Raw] {
+        let group = sink.burst_group();
+        let (irq, out, counters) = wiring(sink);
+        let mut u = Uart16550::new(irq, out);
+        setup(&mut u, IER_RDI | IER_THRI | IER_RLSI);
+        cases.push(Case {
+            group,
+            system: "superio",
+            units: TX_BYTES,
+            unit: "byte",
+            run: Box::new(move || tx_burst16(&mut u)),
+            counters,
+        });
+        let (irq, out, counters) = wiring(sink);
+        let mut u = vm_superio::Serial::new(irq, out);
+        setup(&mut u, IER_RDI | IER_THRI | IER_RLSI);
+        cases.push(Case {
+            group,
+            system: "vm-superio",
+            units: TX_BYTES,
+            unit: "byte",
+            run: Box::new(move || tx_burst16(&mut u)),
+            counters,
+        });
+    }
+    for sink in [Sink::Null, Sink::Buffered, Sink::Raw] {
+        let group = sink.polled_group();
+        let (irq, out, counters) = wiring(sink);
+        let mut u = Uart16550::new(irq, out);
+        setup(&mut u, IER_RDI | IER_RLSI);
+        cases.push(Case {
+            group,
+            system: "superio",
+            units: LINES * u64::from(LINE),
+            unit: "byte",
+            run: Box::new(move || tx_polled(&mut u)),
+            counters,
+        });
+        let (irq, out, counters) = wiring(sink);
+        let mut u = vm_superio::Serial::new(irq, out);
+        setup(&mut u, IER_RDI | IER_RLSI);
+        cases.push(Case {
+            group,
+            system: "vm-superio",
+            units: LINES * u64::from(LINE),
+            unit: "byte",
+            run: Box::new(move || tx_polled(&mut u)),
+            counters,
+        });
+    }
+    // The devices alone: no irqfd write, no I/O.
+    let mut u = Uart16550::new(NopIrq, io::sink());
+    setup(&mut u, IER_RDI | IER_THRI | IER_RLSI);
+    cases.push(Case {
+        group: "uart/tx_burst16/device_only",
+        system: "superio",
+        units: TX_BYTES,
+        unit: "byte",
+        run: Box::new(move || tx_burst16(&mut u)),
+        counters: no_counters(),
+    });
+    let mut u = vm_superio::Serial::new(NopIrq, io::sink());
+    setup(&mut u, IER_RDI | IER_THRI | IER_RLSI);
+    cases.push(Case {
+        group: "uart/tx_burst16/device_only",
+        system: "vm-superio",
+        units: TX_BYTES,
+        unit: "byte",
+        run: Box::new(move || tx_burst16(&mut u)),
+        counters: no_counters(),
+    });
+}
+
+fn rx_cases(cases: &mut Vec<Case>) {
+    let input = [b'x'; RX_CHUNK];
+    let (irq, out, counters) = wiring(Sink::Null);
+    let mut u = Uart16550::new(irq, out);
+    setup(&mut u, IER_RDI | IER_RLSI);
+    cases.push(Case {
+        group: "uart/rx64",
+        system: "superio",
+        units: RX_CHUNK as u64,
+        unit: "byte",
+        run: Box::new(move || rx64(&mut u, &input)),
+        counters,
+    });
+    let (irq, out, counters) = wiring(Sink::Null);
+    let mut u = vm_superio::Serial::new(irq, out);
+    setup(&mut u, IER_RDI | IER_RLSI);
+    cases.push(Case {
+        group: "uart/rx64",
+        system: "vm-superio",
+        units: RX_CHUNK as u64,
+        unit: "byte",
+        run: Box::new(move || rx64(&mut u, &input)),
+        counters,
+    });
+    let mut u = Uart16550::new(NopIrq, io::sink());
+    setup(&mut u, IER_RDI | IER_RLSI);
+    cases.push(Case {
+        group: "uart/rx64/device_only",
+        system: "superio",
+        units: RX_CHUNK as u64,
+        unit: "byte",
+        run: Box::new(move || rx64(&mut u, &input)),
+        counters: no_counters(),
+    });
+    let mut u = vm_superio::Serial::new(NopIrq, io::sink());
+    setup(&mut u, IER_RDI | IER_RLSI);
+    cases.push(Case {
+        group: "uart/rx64/device_only",
+        system: "vm-superio",
+        units: RX_CHUNK as u64,
+        unit: "byte",
+        run: Box::new(move || rx64(&mut u, &input)),
+        counters: no_counters(),
+    });
+}
+
+/// LSR and IIR on an idle, open port (RDI|RLSI enabled, nothing pending).
+fn register_cases(cases: &mut Vec<Case>) {
+    for (group, reg) in [("uart/lsr_read", LSR), ("uart/iir_read", IIR)] {
+        let (irq, out, counters) = wiring(Sink::Null);
+        let mut u = Uart16550::new(irq, out);
+        setup(&mut u, IER_RDI | IER_RLSI);
+        cases.push(Case {
+            group,
+            system: "superio",
+            units: BATCH,
+            unit: "access",
+            run: Box::new(move || single_reads(&mut u, reg)),
+            counters,
+        });
+        let (irq, out, counters) = wiring(Sink::Null);
+        let mut u = vm_superio::Serial::new(irq, out);
+        setup(&mut u, IER_RDI | IER_RLSI);
+        cases.push(Case {
+            group,
+            system: "vm-superio",
+            units: BATCH,
+            unit: "access",
+            run: Box::new(move || single_reads(&mut u, reg)),
+            counters,
+        });
+    }
+}
+
+fn main() {
+    let mut cases = Vec::new();
+    tx_cases(&mut cases);
+    rx_cases(&mut cases);
+    register_cases(&mut cases);
+    run_main(cases);
+}
