@@ -42,15 +42,7 @@ const HOST_KEY_CAD: &[u8] = b"\x1dd";
 const HOST_KEY_QUIT: &[u8] = b"\x1dq";
 
 fn kvm_available() -> bool {
-    let ok = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !ok {
-        println!("SKIPPED: /dev/kvm not available");
-    }
-    ok
+    minivm::kvm_available_for_tests()
 }
 
 /// The guest's serial output, shared with the test.

@@ -78,3 +78,30 @@ pub enum Error {
     #[error("the vCPU thread panicked")]
     VcpuPanicked,
 }
+
+/// For tests that need KVM: whether `/dev/kvm` can be opened read-write.
+///
+/// Where it cannot, prints a loud `SKIPPED: /dev/kvm not available (reason)`
+/// line and returns `false`, so the test passes without running; but when the
+/// environment variable `SUPERIO_REQUIRE_KVM` is set (CI sets it: this
+/// project's CI machines have KVM), a missing `/dev/kvm` is a failure instead,
+/// so a KVM test can never be skipped silently where it must run.
+///
+/// # Panics
+/// When KVM is unavailable and `SUPERIO_REQUIRE_KVM` is set.
+pub fn kvm_available_for_tests() -> bool {
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        Ok(_) => true,
+        Err(e) if std::env::var_os("SUPERIO_REQUIRE_KVM").is_some() => {
+            panic!("/dev/kvm is required (SUPERIO_REQUIRE_KVM is set) but not usable: {e}")
+        }
+        Err(e) => {
+            println!("SKIPPED: /dev/kvm not available ({e})");
+            false
+        }
+    }
+}

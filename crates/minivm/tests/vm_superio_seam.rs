@@ -24,15 +24,7 @@ impl Write for SharedBuf {
 }
 
 fn kvm_available() -> bool {
-    let ok = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !ok {
-        println!("SKIPPED: /dev/kvm not available");
-    }
-    ok
+    minivm::kvm_available_for_tests()
 }
 
 /// Boots with vm-superio's `Serial`, sends `input`, closes it (EOF: the VMM
