@@ -26,10 +26,94 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
+use minivm::serial::SerialPort;
 use minivm::{guest, Machine, MachineConfig, RunOutcome};
+
+/// This thread's CPU time in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`): not
+/// inflated by preemption on a loaded machine, unlike wall time.
+fn thread_cpu_ns() -> u64 {
+    // SAFETY: `clock_gettime` only writes the zero-initialised struct we own.
+    let ts = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
+        ts
+    };
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
+}
+
+/// Time spent inside the serial device's calls (including the output sink's
+/// writes and the irqfd writes they make), as wall time and as the calling
+/// thread's CPU time, and the number of calls.
+#[derive(Clone, Default)]
+struct DeviceTime {
+    wall_ns: Arc<AtomicU64>,
+    cpu_ns: Arc<AtomicU64>,
+    calls: Arc<AtomicU64>,
+}
+
+impl DeviceTime {
+    fn measure<R>(&self, f: impl FnOnce() -> R) -> R {
+        let (c, t) = (thread_cpu_ns(), Instant::now());
+        let r = f();
+        let wall = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let cpu = thread_cpu_ns().saturating_sub(c);
+        self.wall_ns.fetch_add(wall, Ordering::Relaxed);
+        self.cpu_ns.fetch_add(cpu, Ordering::Relaxed);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        r
+    }
+}
+
+/// Wraps the device under test to time every call the VMM makes into it, so
+/// that the device's share of the host CPU is measured exactly, not inferred
+/// from tick-sampled user/sys times.
+struct Timed<S> {
+    inner: S,
+    time: DeviceTime,
+}
+
+impl<S: SerialPort> SerialPort for Timed<S> {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn read(&mut self, offset: u8) -> u8 {
+        let inner = &mut self.inner;
+        self.time.measure(|| inner.read(offset))
+    }
+    fn write(&mut self, offset: u8, value: u8) {
+        let inner = &mut self.inner;
+        self.time.measure(|| inner.write(offset, value));
+    }
+    fn enqueue_input(&mut self, input: &[u8]) -> usize {
+        let inner = &mut self.inner;
+        self.time.measure(|| inner.enqueue_input(input))
+    }
+    fn flush_output(&mut self) {
+        let inner = &mut self.inner;
+        self.time.measure(|| inner.flush_output());
+    }
+    fn tx_pending(&self) -> usize {
+        self.inner.tx_pending()
+    }
+}
+
+/// What an empty `measure` adds to its own counters (wall, CPU) per call,
+/// to subtract per call.
+fn timer_overhead_ns() -> (f64, f64) {
+    let t = DeviceTime::default();
+    let n = 100_000u32;
+    for _ in 0..n {
+        t.measure(|| ());
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let per = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64 / f64::from(n);
+    (per(&t.wall_ns), per(&t.cpu_ns))
+}
 
 /// User and system CPU seconds of this process so far (all threads).
 fn cpu_seconds() -> (f64, f64) {
@@ -79,13 +163,30 @@ fn run(system: &str, workload: &str, bytes: usize) -> Result<String, Box<dyn std
         guest::verify_pattern(bytes)
     };
     let (mut host_end, vm_end) = UnixStream::pair()?;
+    let overhead = timer_overhead_ns();
+    let time = DeviceTime::default();
+    let t = time.clone();
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let writer = thread::spawn(move || host_end.write_all(&input));
     let outcome: RunOutcome = match system {
-        "superio" => Machine::new(config, minivm::serial::superio_uart, out)?.run(vm_end)?,
-        "vm-superio" => {
-            Machine::new(config, minivm::serial::vm_superio_serial, out)?.run(vm_end)?
-        }
+        "superio" => Machine::new(
+            config,
+            move |w| Timed {
+                inner: minivm::serial::superio_uart(w),
+                time: t,
+            },
+            out,
+        )?
+        .run(vm_end)?,
+        "vm-superio" => Machine::new(
+            config,
+            move |w| Timed {
+                inner: minivm::serial::vm_superio_serial(w),
+                time: t,
+            },
+            out,
+        )?
+        .run(vm_end)?,
         other => return Err(format!("unknown system {other} (superio or vm-superio)").into()),
     };
     let wall = wall0.elapsed().as_secs_f64();
@@ -122,7 +223,9 @@ fn run(system: &str, workload: &str, bytes: usize) -> Result<String, Box<dyn std
             "{{\"system\":\"{}\",\"workload\":\"{}\",\"bytes\":{},\"delivered\":{},\"lost\":{},",
             "\"exits\":{},\"uart_accesses\":{},\"uart_reads\":[{}],\"uart_writes\":[{}],",
             "\"irq4_raised\":{},\"guest_irq4_handled\":{},\"flushes\":{},\"input_stalls\":{},",
-            "\"user_s\":{:.4},\"sys_s\":{:.4},\"wall_s\":{:.4}}}"
+            "\"user_s\":{:.4},\"sys_s\":{:.4},\"wall_s\":{:.4},",
+            "\"device_calls\":{},\"device_wall_ns\":{},\"device_cpu_ns\":{},",
+            "\"overhead_wall_ns\":{:.1},\"overhead_cpu_ns\":{:.1}}}"
         ),
         system,
         workload,
@@ -140,6 +243,11 @@ fn run(system: &str, workload: &str, bytes: usize) -> Result<String, Box<dyn std
         cpu1.0 - cpu0.0,
         cpu1.1 - cpu0.1,
         wall,
+        time.calls.load(Ordering::Relaxed),
+        time.wall_ns.load(Ordering::Relaxed),
+        time.cpu_ns.load(Ordering::Relaxed),
+        overhead.0,
+        overhead.1,
     ))
 }
 
