@@ -32,7 +32,7 @@ use std::rc::Rc;
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use superio_core::Trigger;
-use superio_i8042::I8042;
+use superio_i8042::{Key, I8042};
 use superio_uart16550::{Config, SerialEvents, Uart16550};
 
 /// Bit position of COM1's line report in a packed result.
@@ -48,6 +48,19 @@ const UART_THR: u32 = 0;
 /// Guest output held for the host before the UART sees back-pressure: large
 /// enough that a host draining every few milliseconds never throttles the guest.
 pub const TX_BUFFER_LIMIT: usize = 1 << 20;
+/// Host input the `all`/`refill` policies may feed from guest UART accesses
+/// before the guest's interrupt handler has once found nothing pending.
+///
+/// Why a cap: topping the FIFO up on every access keeps Linux's 8250 ISR
+/// looping (each pass sees new data) until its 512-pass limit; it then
+/// leaves with the line still high, an edge-triggered PIC never sees a new
+/// edge, and the port stalls for good (observed with v86's own UART: stuck
+/// after 131 587 bytes = 512 passes of 257 reads). The cap lets each handler
+/// run end; the host's periodic `service` tick keeps input moving regardless.
+pub const BURST_LIMIT: usize = 16 << 10;
+/// IIR register offset and its "no interrupt pending" bit.
+const UART_IIR: u32 = 2;
+const IIR_NO_INT: u8 = 0x01;
 /// Largest host input one `set_input` call may queue (a test's whole payload).
 pub const INPUT_LIMIT: usize = 64 << 20;
 
@@ -221,6 +234,24 @@ type Uart = Uart16550<Rc<LineRecorder>, UartEvents, TxBuffer>;
 type Kbd = I8042<Rc<LineRecorder>, Rc<ResetLatch>>;
 
 /// One COM1 and one i8042, driven by a v86 guest.
+///
+/// From JavaScript: `new Bridge()`, then `uartRead(offset)` etc. from the
+/// port handlers. The same calls from Rust:
+///
+/// ```
+/// use superio_v86_bridge::{Bridge, PushPolicy, SHIFT_COM1};
+///
+/// let mut b = Bridge::new();
+/// b.uart_write(4, 0x08); // MCR: OUT2 connects the interrupt
+/// let report = b.uart_write(1, 0x02); // IER: THR-empty interrupt on
+/// assert_eq!((report >> SHIFT_COM1) & 7, 1 | 4); // one transition, now high
+///
+/// b.uart_write(0, u32::from(b'A')); // the guest transmits
+/// assert_eq!(b.take_output_bytes(), b"A");
+///
+/// b.set_input_bytes(b"ls\n", PushPolicy::All).unwrap(); // the host types
+/// assert_eq!(b.uart_read(0) & 0xFF, u32::from(b'l'));
+/// ```
 #[napi]
 pub struct Bridge {
     uart: Uart,
@@ -235,6 +266,8 @@ pub struct Bridge {
     bytes_to_guest: u64,
     /// The guest's last UART access was a THR write: its TX burst may go on.
     tx_burst: bool,
+    /// Input still allowed from guest accesses before the ISR next idles.
+    burst_budget: usize,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -282,6 +315,7 @@ impl Bridge {
             policy: PushPolicy::All,
             bytes_to_guest: 0,
             tx_burst: false,
+            burst_budget: BURST_LIMIT,
         }
     }
 
@@ -294,6 +328,10 @@ impl Bridge {
             Ok(reg) if reg < 8 => self.uart.read(reg),
             _ => 0xff,
         };
+        if offset == UART_IIR && value & IIR_NO_INT != 0 {
+            // The guest's handler found nothing more to do.
+            self.burst_budget = BURST_LIMIT;
+        }
         self.after_uart_access();
         u32::from(value) | self.report()
     }
@@ -337,7 +375,7 @@ impl Bridge {
     /// Takes the guest's output collected so far.
     #[napi]
     pub fn take_output(&mut self) -> Buffer {
-        Buffer::from(std::mem::take(&mut self.uart.writer_mut().buf))
+        Buffer::from(self.take_output_bytes())
     }
 
     /// Periodic host service (call every few milliseconds): ends a TX burst,
@@ -353,7 +391,7 @@ impl Bridge {
             self.uart.end_tx_burst();
         }
         if self.policy != PushPolicy::Paced {
-            self.push_input();
+            self.push_input(usize::MAX);
         }
         self.report()
     }
@@ -367,26 +405,29 @@ impl Bridge {
     pub fn set_input(&mut self, data: Buffer, policy: String) -> napi::Result<u32> {
         let policy = PushPolicy::parse(&policy)
             .ok_or_else(|| napi::Error::from_reason(format!("unknown push policy {policy:?}")))?;
-        if data.len() > INPUT_LIMIT {
-            return Err(napi::Error::from_reason(format!(
-                "input of {} bytes exceeds the {INPUT_LIMIT}-byte limit",
-                data.len()
-            )));
+        self.set_input_bytes(&data, policy)
+            .map_err(napi::Error::from_reason)
+    }
+
+    /// Offers `data` straight to the receive FIFO and returns how many bytes
+    /// it took (0 when full): direct back-pressure for a host that keeps its
+    /// own queue. The line report is kept for the next call that returns one.
+    #[napi]
+    pub fn offer_input(&mut self, data: Buffer) -> u32 {
+        match self.uart.enqueue_raw_bytes(&data) {
+            Ok(n) => {
+                self.bytes_to_guest += n as u64;
+                u32::try_from(n).unwrap_or(u32::MAX)
+            }
+            Err(_) => 0,
         }
-        self.input = data.to_vec();
-        self.input_pos = 0;
-        self.policy = policy;
-        // Every policy starts by offering what fits; `refill` then waits
-        // for the guest to drain the FIFO, `paced` for the host's timer.
-        self.push_input();
-        Ok(self.report())
     }
 
     /// Moves as much pending input as the receive FIFO has room for (the
     /// `paced` policy's timer tick). Returns the line report.
     #[napi]
     pub fn pump(&mut self) -> u32 {
-        self.push_input();
+        self.push_input(usize::MAX);
         self.report()
     }
 
@@ -405,6 +446,30 @@ impl Bridge {
         self.kbd
             .ctrl_alt_del()
             .map_err(|e| napi::Error::from_reason(format!("Ctrl+Alt+Del not queued: {e}")))?;
+        Ok(self.report())
+    }
+
+    /// Presses the key with Linux input keycode `keycode` (`KEY_*`).
+    /// Returns the line report.
+    ///
+    /// # Errors
+    /// An unknown keycode, or the i8042 refused the key (queue full,
+    /// scanning disabled by the guest).
+    #[napi]
+    pub fn press_key(&mut self, keycode: u32) -> napi::Result<u32> {
+        let key = key_from_linux(keycode)?;
+        self.kbd.press(key).map_err(key_error)?;
+        Ok(self.report())
+    }
+
+    /// Releases the key with Linux input keycode `keycode`. Returns the line report.
+    ///
+    /// # Errors
+    /// As for [`Bridge::press_key`].
+    #[napi]
+    pub fn release_key(&mut self, keycode: u32) -> napi::Result<u32> {
+        let key = key_from_linux(keycode)?;
+        self.kbd.release(key).map_err(key_error)?;
         Ok(self.report())
     }
 
@@ -438,7 +503,50 @@ impl Bridge {
     }
 }
 
+fn key_from_linux(keycode: u32) -> napi::Result<Key> {
+    u16::try_from(keycode)
+        .ok()
+        .and_then(Key::from_linux_keycode)
+        .ok_or_else(|| napi::Error::from_reason(format!("no key has Linux keycode {keycode}")))
+}
+
+#[allow(clippy::needless_pass_by_value)]
+fn key_error(e: superio_i8042::I8042Error) -> napi::Error {
+    napi::Error::from_reason(format!("key not queued: {e}"))
+}
+
 impl Bridge {
+    /// Takes the guest's output collected so far, and retries output the
+    /// UART held back while the buffer was full.
+    pub fn take_output_bytes(&mut self) -> Vec<u8> {
+        let out = std::mem::take(&mut self.uart.writer_mut().buf);
+        if self.uart.tx_pending() > 0 {
+            self.uart.drain_tx();
+        }
+        out
+    }
+
+    /// [`Bridge::set_input`] for Rust callers.
+    ///
+    /// # Errors
+    /// Input larger than [`INPUT_LIMIT`].
+    pub fn set_input_bytes(&mut self, data: &[u8], policy: PushPolicy) -> Result<u32, String> {
+        if data.len() > INPUT_LIMIT {
+            return Err(format!(
+                "input of {} bytes exceeds the {INPUT_LIMIT}-byte limit",
+                data.len()
+            ));
+        }
+        self.input = data.to_vec();
+        self.input_pos = 0;
+        self.policy = policy;
+        self.burst_budget = BURST_LIMIT;
+        // Every policy starts by offering what fits; `refill` then waits
+        // for the guest to drain the FIFO, `paced` for the host's timer.
+        self.push_input(usize::MAX);
+        Ok(self.report())
+    }
+
     /// The guest moved on from writing THR: publish its deferred THRE
     /// interrupt and flush the burst, as a VMM does on its next exit.
     fn end_tx_burst(&mut self) {
@@ -450,27 +558,37 @@ impl Bridge {
 
     fn after_uart_access(&mut self) {
         match self.policy {
-            PushPolicy::All => self.push_input(),
+            PushPolicy::All => {
+                let n = self.push_input(self.burst_budget);
+                self.burst_budget -= n;
+            }
             PushPolicy::Refill => {
                 if self.uart.events().rx_drained.replace(false) {
-                    self.push_input();
+                    let n = self.push_input(self.burst_budget);
+                    self.burst_budget -= n;
                 }
             }
             PushPolicy::Paced => {}
         }
     }
 
-    fn push_input(&mut self) {
+    /// Offers up to `limit` pending input bytes to the FIFO; returns how many it took.
+    fn push_input(&mut self, limit: usize) -> usize {
         let Some(rest) = self.input.get(self.input_pos..) else {
-            return;
+            return 0;
         };
+        let rest = rest.get(..limit.min(rest.len())).unwrap_or_default();
         if rest.is_empty() || self.uart.fifo_capacity() == 0 {
-            return;
+            return 0;
         }
         // Loopback mode refuses host input: keep it for later.
-        if let Ok(n) = self.uart.enqueue_raw_bytes(rest) {
-            self.input_pos += n;
-            self.bytes_to_guest += n as u64;
+        match self.uart.enqueue_raw_bytes(rest) {
+            Ok(n) => {
+                self.input_pos += n;
+                self.bytes_to_guest += n as u64;
+                n
+            }
+            Err(_) => 0,
         }
     }
 
@@ -489,19 +607,56 @@ impl Bridge {
 mod tests {
     use super::*;
 
+    // 16550A register offsets and bits (National PC16550D datasheet).
+    const THR: u32 = 0;
+    const RBR: u32 = 0;
+    const IER: u32 = 1;
+    const FCR: u32 = 2;
+    const MCR: u32 = 4;
+    const LSR: u32 = 5;
+    const IER_ERBFI: u32 = 0x01;
+    const IER_ETBEI: u32 = 0x02;
+    const FCR_FIFO_ENABLE: u32 = 0x01;
+    const MCR_OUT2: u32 = 0x08;
+    const LSR_DR: u32 = 0x01;
+    /// 16550A receive FIFO depth; the PC default config models 64 bytes.
+    const FIFO_BYTES: usize = 64;
+    // i8042 (IBM PC/AT technical reference): ports as bridge offsets.
+    const KBD_DATA: u32 = 0;
+    const KBD_CMD: u32 = 4;
+    const STATUS_OBF: u32 = 0x01;
+    const CMD_PULSE_RESET: u32 = 0xFE;
+    /// Scan code set 1 make code of Left Ctrl (what a translating i8042 delivers).
+    const SET1_LCTRL_MAKE: u32 = 0x1D;
+    /// Linux `KEY_A`.
+    const KEY_A: u32 = 30;
+
+    /// COM1 field of a packed report: (transitions, final level).
+    fn com1(report: u32) -> (u32, bool) {
+        (
+            (report >> SHIFT_COM1) & 3,
+            (report >> (SHIFT_COM1 + 2)) & 1 == 1,
+        )
+    }
+
+    fn bridge_with_rx_fifo() -> Bridge {
+        let mut b = Bridge::new();
+        b.uart_write(FCR, FCR_FIFO_ENABLE);
+        b
+    }
+
     #[test]
-    fn test_line_recorder_pulse_reports_two_transitions_high() {
+    fn test_line_recorder_pulse_reports_three_transitions_high() {
         let line = LineRecorder::default();
         line.trigger().unwrap();
         line.lower().unwrap();
         line.trigger().unwrap();
-        // 3 transitions, ends high.
         assert_eq!(line.take(), 3 | 4);
         assert_eq!(line.take(), 0);
     }
 
     #[test]
-    fn test_line_recorder_single_fall_reports_low() {
+    fn test_line_recorder_single_fall_reports_one_transition_low() {
         let line = LineRecorder::default();
         line.trigger().unwrap();
         let _ = line.take();
@@ -519,5 +674,167 @@ mod tests {
             tx.write(b"x").unwrap_err().kind(),
             io::ErrorKind::WouldBlock
         );
+    }
+
+    #[test]
+    fn test_uart_thr_writes_reach_host_output_in_order() {
+        let mut b = Bridge::new();
+        for &c in b"hi!" {
+            b.uart_write(THR, u32::from(c));
+        }
+        assert_eq!(b.take_output_bytes(), b"hi!");
+        assert!(b.take_output_bytes().is_empty());
+    }
+
+    #[test]
+    fn test_uart_thri_enable_with_out2_reports_com1_rise() {
+        let mut b = Bridge::new();
+        b.uart_write(MCR, MCR_OUT2);
+        let r = b.uart_write(IER, IER_ETBEI);
+        assert_eq!(com1(r), (1, true));
+        assert!(b.uart_interrupt_level());
+    }
+
+    #[test]
+    fn test_uart_line_unchanged_reports_nothing() {
+        let mut b = Bridge::new();
+        b.uart_write(MCR, MCR_OUT2);
+        b.uart_write(IER, IER_ETBEI);
+        // IER read changes no interrupt condition.
+        assert_eq!(b.uart_read(IER) & !0xFF, 0);
+    }
+
+    #[test]
+    fn test_input_push_all_refills_after_each_read() {
+        let mut b = bridge_with_rx_fifo();
+        b.set_input_bytes(&[0x55; 100], PushPolicy::All).unwrap();
+        assert_eq!(b.input_pending() as usize, 100 - FIFO_BYTES);
+        assert_eq!(b.uart_read(RBR) & 0xFF, 0x55);
+        assert_eq!(b.input_pending() as usize, 100 - FIFO_BYTES - 1);
+    }
+
+    #[test]
+    fn test_input_push_refill_waits_until_fifo_drained() {
+        let mut b = bridge_with_rx_fifo();
+        b.set_input_bytes(&[7; 100], PushPolicy::Refill).unwrap();
+        b.uart_read(RBR);
+        assert_eq!(b.input_pending() as usize, 100 - FIFO_BYTES);
+        for _ in 1..FIFO_BYTES {
+            b.uart_read(RBR);
+        }
+        assert_eq!(b.input_pending(), 0);
+        assert_eq!(b.uart_read(LSR) & LSR_DR, LSR_DR);
+    }
+
+    #[test]
+    fn test_input_push_paced_moves_only_on_pump() {
+        let mut b = bridge_with_rx_fifo();
+        b.set_input_bytes(&[1; 100], PushPolicy::Paced).unwrap();
+        for _ in 0..FIFO_BYTES {
+            b.uart_read(RBR);
+        }
+        assert_eq!(b.input_pending() as usize, 100 - FIFO_BYTES);
+        b.pump();
+        assert_eq!(b.input_pending(), 0);
+    }
+
+    #[test]
+    fn test_input_every_byte_arrives_in_order() {
+        let mut b = bridge_with_rx_fifo();
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        b.set_input_bytes(&data, PushPolicy::All).unwrap();
+        let mut got = Vec::new();
+        while b.uart_read(LSR) & LSR_DR != 0 {
+            got.push((b.uart_read(RBR) & 0xFF) as u8);
+        }
+        assert_eq!(got, data);
+    }
+
+    #[test]
+    fn test_input_data_ready_interrupt_reported_when_enabled() {
+        let mut b = bridge_with_rx_fifo();
+        b.uart_write(MCR, MCR_OUT2);
+        b.uart_write(IER, IER_ERBFI);
+        // FCR bits 7:6 = 00: the receive trigger level is 1 byte, so the
+        // data interrupt rises as soon as one byte is in.
+        let r = b.set_input_bytes(b"x", PushPolicy::All).unwrap();
+        assert_eq!(com1(r), (1, true));
+        // Reading it empties the FIFO and drops the line.
+        let r = b.uart_read(RBR);
+        assert_eq!(r & 0xFF, u32::from(b'x'));
+        assert_eq!(com1(r), (1, false));
+    }
+
+    #[test]
+    fn test_input_push_all_stops_at_burst_limit_until_iir_idle() {
+        const IIR: u32 = 2;
+        let mut b = bridge_with_rx_fifo();
+        b.set_input_bytes(&vec![9; 2 * BURST_LIMIT], PushPolicy::All)
+            .unwrap();
+        // Drain without ever reading IIR: the feed stops after the first
+        // FIFO load plus BURST_LIMIT bytes.
+        let mut got = 0;
+        while b.uart_read(LSR) & LSR_DR != 0 {
+            b.uart_read(RBR);
+            got += 1;
+        }
+        assert_eq!(got, FIFO_BYTES + BURST_LIMIT);
+        // The handler's final IIR read (nothing pending) re-opens the feed.
+        assert_eq!(b.uart_read(IIR) & 1, 1);
+        assert_eq!(b.uart_read(LSR) & LSR_DR, LSR_DR);
+    }
+
+    #[test]
+    fn test_input_service_tick_moves_input_past_burst_limit() {
+        let mut b = bridge_with_rx_fifo();
+        b.set_input_bytes(&vec![3; 2 * BURST_LIMIT], PushPolicy::All)
+            .unwrap();
+        while b.uart_read(LSR) & LSR_DR != 0 {
+            b.uart_read(RBR);
+        }
+        let before = b.input_pending();
+        b.service();
+        assert_eq!((before - b.input_pending()) as usize, FIFO_BYTES);
+    }
+
+    #[test]
+    fn test_input_over_limit_rejected() {
+        let mut b = Bridge::new();
+        assert!(b
+            .set_input_bytes(&vec![0; INPUT_LIMIT + 1], PushPolicy::All)
+            .is_err());
+        assert_eq!(b.input_pending(), 0);
+    }
+
+    #[test]
+    fn test_push_policy_names_parse() {
+        assert_eq!(PushPolicy::parse("all"), Some(PushPolicy::All));
+        assert_eq!(PushPolicy::parse("refill"), Some(PushPolicy::Refill));
+        assert_eq!(PushPolicy::parse("paced"), Some(PushPolicy::Paced));
+        assert_eq!(PushPolicy::parse("fast"), None);
+    }
+
+    #[test]
+    fn test_kbd_pulse_reset_command_sets_reset_bit() {
+        let mut b = Bridge::new();
+        let r = b.kbd_write(KBD_CMD, CMD_PULSE_RESET);
+        assert_eq!(r & RESET_BIT, RESET_BIT);
+        // Reported once.
+        assert_eq!(b.kbd_read(KBD_CMD) & RESET_BIT, 0);
+    }
+
+    #[test]
+    fn test_kbd_ctrl_alt_del_delivers_ctrl_make_first() {
+        let mut b = Bridge::new();
+        b.ctrl_alt_del().unwrap();
+        assert_eq!(b.kbd_read(KBD_CMD) & STATUS_OBF, STATUS_OBF);
+        assert_eq!(b.kbd_read(KBD_DATA) & 0xFF, SET1_LCTRL_MAKE);
+    }
+
+    #[test]
+    fn test_kbd_unknown_keycode_rejected() {
+        let mut b = Bridge::new();
+        assert!(b.press_key(0xFFFF_FFFF).is_err());
+        assert!(b.press_key(KEY_A).is_ok());
     }
 }

@@ -27,6 +27,13 @@ export const KBD_IRQ = 1;
 export const AUX_IRQ = 12;
 /** An otherwise unused port: a guest write here snapshots all counters. */
 export const PHASE_PORT = 0x4f0;
+/**
+ * Input the all/refill policies feed from guest accesses before the guest's
+ * ISR once finds nothing pending (the bridge's BURST_LIMIT; see its docs:
+ * an unbounded feed runs Linux's 8250 ISR into its pass limit and the port
+ * stalls on an edge-triggered PIC).
+ */
+export const BURST_LIMIT = 16 * 1024;
 /** Kernel command line every run starts from. */
 export const BASE_CMDLINE =
     "console=ttyS0 reboot=k cryptomgr.notests noisapnp tsc=reliable";
@@ -126,6 +133,7 @@ export async function runGuest(opts) {
         emulator.add_listener("emulator-ready", () => {
             try {
                 const cpu = emulator.v86.cpu;
+                stats.instructionCounter = () => emulator.get_instruction_counter();
                 stats.hookIrqs(cpu);
                 stats.hookPhasePort(cpu, PHASE_PORT, () => (backend ? backend.counters() : null));
                 backend = device === "v86"
@@ -317,6 +325,7 @@ class V86Devices {
         this.input = null;
         this.inputPos = 0;
         this.policy = "all";
+        this.budget = BURST_LIMIT;
         const io = cpu.io;
         const counts = stats.portCounts;
         const wrap = (port) => {
@@ -327,9 +336,15 @@ class V86Devices {
             io.register_read(port, dev, () => {
                 counts.read(port);
                 const v = r8.call(dev);
-                if (port === COM1_BASE + 2) stats.iirRead(v);
-                // Host input follows the guest's reads, as superio's bridge does.
-                if (port === COM1_BASE && this.input && this.policy !== "paced") this.pump();
+                if (port === COM1_BASE + 2) {
+                    stats.iirRead(v);
+                    if (v & 1) this.budget = BURST_LIMIT;
+                }
+                // Host input follows the guest's reads, as superio's bridge
+                // does, within the same per-handler budget.
+                if (port === COM1_BASE && this.input && this.policy !== "paced") {
+                    this.budget -= this.pump(this.budget);
+                }
                 return v;
             });
             io.register_write(port, dev, (v) => {
@@ -366,17 +381,19 @@ class V86Devices {
      * every RBR read, `refill` only once the guest emptied it, `paced` from
      * the 1 ms timer.
      */
-    pump() {
-        if (!this.input) return;
+    pump(limit = Infinity) {
+        if (!this.input) return 0;
         const queued = this.uart.input.length;
-        if (this.policy === "refill" && queued > 0) return;
-        const room = 64 - queued;
-        if (room <= 0) return;
+        if (this.policy === "refill" && queued > 0) return 0;
+        const room = Math.min(64 - queued, limit);
+        if (room <= 0) return 0;
         const end = Math.min(this.input.length, this.inputPos + room);
-        if (end > this.inputPos) {
+        const n = end - this.inputPos;
+        if (n > 0) {
             this.emulator.serial_send_bytes(0, this.input.subarray(this.inputPos, end));
             this.inputPos = end;
         }
+        return n;
     }
     kick() {
         this.pump();

@@ -50,6 +50,8 @@ export class Stats {
         this.guestInstructions = 0;
         this.phases = [];
         this.cpu = null;
+        /** Set by the machine: reads v86's guest instruction counter. */
+        this.instructionCounter = null;
         this.startedNs = process.hrtime.bigint();
     }
 
@@ -116,7 +118,7 @@ export class Stats {
             iirNoInt: this.iirNoInt,
             spurious: this.spurious,
             bytesOut: this.bytesOut,
-            instructions: this.cpu ? this.cpu.instruction_counter?.[0] ?? 0 : 0,
+            instructions: this.instructionCounter ? this.instructionCounter() : 0,
             wallMs: Number(process.hrtime.bigint() - this.startedNs) / 1e6,
         };
     }
@@ -185,6 +187,7 @@ function diff(a, b) {
         iirNoInt: b.iirNoInt - a.iirNoInt,
         spurious: b.spurious - a.spurious,
         bytesOut: b.bytesOut - a.bytesOut,
+        instructions: b.instructions - a.instructions,
         wallMs: +(b.wallMs - a.wallMs).toFixed(1),
     };
 }
