@@ -332,3 +332,74 @@ fn test_hostile_loopback_flood_overruns_are_flagged_and_bounded() {
     assert!(r.sink.is_empty());
     assert_eq!(r.metrics.snapshot().rx_overruns, 1_000_000 - FIFO as u64);
 }
+
+#[test]
+fn test_hostile_refused_rearm_keeps_line_high_and_retries() {
+    // The guest services the interrupt (reads IIR) but leaves data in the
+    // FIFO; new input re-arms the edge (lower + raise). If the sink refuses
+    // the lower, the line stays high and the next input tries again.
+    let mut r = rig(Config::default(), TestSink::new());
+    assert!(r.u.config().rearm_edges);
+    r.u.write(IER, IER_RDI);
+    r.u.enqueue_raw_bytes(b"a").unwrap();
+    assert!(r.irq.level());
+    r.u.read(IIR);
+    r.irq.clear();
+    r.irq.fail_next(1);
+    r.u.enqueue_raw_bytes(b"b").unwrap();
+    assert_eq!(r.u.irq_errors(), 1);
+    assert!(r.irq.level() && r.u.irq_level());
+    assert_eq!((r.irq.raises(), r.irq.lowers()), (0, 0));
+    r.u.enqueue_raw_bytes(b"c").unwrap();
+    assert_eq!((r.irq.lowers(), r.irq.raises()), (1, 1), "a fresh edge");
+    assert!(r.u.interrupt_evt().level());
+}
+
+/// Events written against vm-superio 0.8's four methods only.
+#[derive(Debug, Default)]
+struct Legacy {
+    out: std::sync::atomic::AtomicU64,
+    lost: std::sync::atomic::AtomicU64,
+}
+
+impl superio_uart16550::SerialEvents for Legacy {
+    fn out_byte(&self) {
+        self.out.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn tx_lost_byte(&self) {
+        self.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn test_hostile_drop_policy_reports_each_byte_to_vm_superio_style_events() {
+    // An events sink that only knows vm-superio's per-byte callbacks still
+    // sees every delivered and every dropped byte, one call each.
+    let budget = OutputBudget {
+        bytes: 1_000,
+        when_exhausted: BudgetAction::Drop,
+    };
+    let config = Config::default().with_output_budget(Some(budget));
+    let legacy = Legacy::default();
+    let mut u = Uart16550::with_config(config, RecordingIrq::new(), &legacy, TestSink::new());
+    u.write(FCR, FCR_ENABLE_FIFO);
+    for i in 0..10_000u64 {
+        u.write(THR, pattern(i));
+    }
+    u.end_tx_burst();
+    assert_eq!(u.output_budget().map(|b| b.bytes), Some(0));
+    assert_eq!(u.writer_mut().take().len(), 1_000);
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!((load(&legacy.out), load(&legacy.lost)), (1_000, 9_000));
+    // Stalling instead: the bytes wait (tx_blocked, a no-op here) and none
+    // is reported lost.
+    u.set_output_budget(Some(OutputBudget {
+        bytes: 0,
+        when_exhausted: BudgetAction::Stall,
+    }));
+    for i in 0..10u64 {
+        u.write(THR, pattern(i));
+    }
+    assert_eq!(u.tx_pending(), 10);
+    assert_eq!(load(&legacy.lost), 9_000);
+}
