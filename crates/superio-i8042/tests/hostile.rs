@@ -187,3 +187,61 @@ fn test_hostile_key_flood_is_all_or_nothing_and_leaves_room_for_replies() {
     assert_eq!(out[1], ctr);
     assert_eq!(out[2..], accepted[1..]);
 }
+
+#[test]
+fn test_hostile_reset_storm_into_refusing_line_counts_every_failure() {
+    // The VMM's reset eventfd refuses (e.g. its counter is saturated): each
+    // pulse is still attempted and counted as a failure, and the controller
+    // keeps working.
+    let mut r = rig(I8042Config::default());
+    r.reset.fail_next(u32::MAX);
+    let n = 10_000u64;
+    for _ in 0..n {
+        r.dev.write(CMD, PULSE_RESET);
+    }
+    assert_eq!(r.dev.events().resets_requested(), n);
+    assert_eq!(r.dev.events().reset_errors(), n);
+    assert_eq!(r.dev.reset_trigger().raises(), 0);
+    r.dev.write(CMD, KBD_TEST);
+    assert_eq!(drain(&mut r.dev), [INTERFACE_OK]);
+}
+
+#[test]
+fn test_hostile_aux_loopback_flood_with_refusing_irq12_retries() {
+    // Linux's 0xD3 aux loopback probe, repeated, with an IRQ12 sink that
+    // refuses: every failure is counted, the output port reports the aux
+    // byte (bit 5), and once the sink accepts the line follows the byte.
+    const WRITE_AUX_OBUF: u8 = 0xD3;
+    const READ_OUTPUT_PORT: u8 = 0xD0;
+    const OUTPORT_AUX_OBF: u8 = 0x20;
+    const CTR_AUXINT: u8 = 0x02;
+    let irq12 = RecordingIrq::new();
+    let mut r = rig(I8042Config::raw());
+    r.dev = r.dev.with_aux_interrupt(irq12.clone());
+    r.dev.write(CMD, WRITE_CTR);
+    r.dev
+        .write(DATA, I8042Config::raw().initial_ctr | CTR_AUXINT);
+    irq12.fail_next(u32::MAX);
+    let n = 1_000u64;
+    for i in 0..n {
+        r.dev.write(CMD, WRITE_AUX_OBUF);
+        r.dev.write(DATA, i as u8);
+        assert!(r.dev.queued() <= CAPACITY);
+    }
+    // Retried at each access (two per round), never more often.
+    assert!(r.dev.events().interrupt_errors() <= 2 * n);
+    assert!(!r.dev.aux_interrupt_level());
+    irq12.fail_next(0);
+    // Any update retries; 0xD0 reports the aux byte in the output buffer.
+    r.dev.write(CMD, READ_OUTPUT_PORT);
+    assert!(r.dev.aux_interrupt().is_some_and(RecordingIrq::level));
+    let out = drain(&mut r.dev);
+    assert_eq!(
+        out.len(),
+        2,
+        "the first loopback byte, then the port: {out:?}"
+    );
+    assert_eq!(out[0], 0);
+    assert_ne!(out[1] & OUTPORT_AUX_OBF, 0);
+    assert_eq!(r.dev.interrupt().redundant(), 0);
+}
