@@ -5,11 +5,17 @@
 //! ```text
 //! cargo build --release -p superio-uart16550 --example host_cost
 //! valgrind --tool=cachegrind --cache-sim=no target/release/examples/host_cost superio tx 65536
+//! valgrind --tool=cachegrind --cache-sim=no target/release/examples/host_cost superio tx 131072
 //! ```
 //!
 //! Patterns: `tx` is Linux's interrupt-driven transmit (IIR, LSR, MSR, then
 //! 16 THR writes per load); `rx` is the host enqueuing 64 bytes and Linux's
-//! `rx_chars` reading LSR + RBR per byte.
+//! `rx_chars` reading LSR + RBR per byte; `tx1` is Linux's polled console
+//! (`serial8250_console_write` with IER cleared: LSR until THRE, then one THR
+//! write per byte); `lsr` and `iir` are one read of that register per "byte"
+//! on an idle port with Linux's RX interrupts enabled.
+//!
+//! Per byte (or per access): `(I refs at 2N - I refs at N) / N`.
 
 use std::hint::black_box;
 use std::io;
@@ -83,6 +89,22 @@ fn run(u: &mut dyn Regs, pattern: &str, bytes: usize) {
                 while u.rd(5) & 1 != 0 {
                     black_box(u.rd(0));
                 }
+            }
+        }
+        "tx1" => {
+            u.wr(1, 0x00);
+            let mut byte = 0u8;
+            for _ in 0..bytes {
+                while u.rd(5) & 0x20 == 0 {}
+                u.wr(0, byte);
+                byte = byte.wrapping_add(1);
+            }
+        }
+        "lsr" | "iir" => {
+            u.wr(1, 0x05);
+            let reg = if pattern == "lsr" { 5 } else { 2 };
+            for _ in 0..bytes {
+                black_box(u.rd(reg));
             }
         }
         other => eprintln!("unknown pattern {other}"),
