@@ -100,6 +100,16 @@ pub struct Uart16550<T: Trigger, EV: SerialEvents = NoEvents, W: Write = io::Sin
     /// The guest read IIR while the published line was high, and no new edge
     /// has been sent since (see [`Config::rearm_edges`]).
     irq_serviced: bool,
+    /// The last update published the level the registers give (the sink
+    /// accepted it). Derived, never snapshotted: while it holds, an access
+    /// that changes nothing the level depends on may skip the update, since
+    /// `IrqLine::set_level` would not call the sink anyway.
+    irq_synced: bool,
+    /// A THR write may take `write_thr_fast`: DLAB
+    /// and loopback are off, the TX FIFO is empty, there is no output budget,
+    /// and clearing THRI cannot change the published level. Recomputed by
+    /// every `update_irq`, i.e. after every access that is not fast itself.
+    thr_fast: bool,
     budget: Option<OutputBudget>,
     irq: IrqLine<T>,
     irq_errors: u64,
@@ -146,6 +156,8 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             burst_len: 0,
             unflushed: false,
             irq_serviced: false,
+            irq_synced: false,
+            thr_fast: false,
             budget: config.output_budget,
             irq: IrqLine::new(trigger),
             irq_errors: 0,
@@ -265,6 +277,19 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
     /// A guest read of register `offset` (0–7; other offsets read 0xFF, as
     /// a floating bus does).
     pub fn read(&mut self, offset: u8) -> u8 {
+        if self.burst_len == 0 && self.irq_synced {
+            // The common status and data reads, when they change nothing the
+            // interrupt level depends on (LSR's errors, MSR's deltas, the RX
+            // FIFO's emptiness and breaks): the published level stays right.
+            match offset {
+                LSR if self.lsr_errors == 0 => return self.lsr(),
+                MSR if self.msr_deltas == 0 => return self.modem_inputs(),
+                RBR if !self.dlab() && self.rx.len() > 1 && self.rx_breaks.is_empty() => {
+                    return self.read_rbr();
+                }
+                _ => {}
+            }
+        }
         self.end_burst();
         let value = match offset {
             DLL if self.dlab() => self.dll,
@@ -285,6 +310,10 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
 
     /// A guest write of `value` to register `offset` (0–7; others are ignored).
     pub fn write(&mut self, offset: u8, value: u8) {
+        if offset == THR && self.thr_fast && self.burst_len < self.capacity() {
+            self.write_thr_fast(value);
+            return;
+        }
         match offset {
             DLL if self.dlab() => {
                 self.end_burst();
@@ -541,6 +570,26 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             }
             return;
         }
+        self.send_byte(byte);
+    }
+
+    /// [`write_thr`](Self::write_thr) when `thr_fast` says
+    /// its other branches cannot apply and the burst is below a FIFO's worth:
+    /// the same effects, but the interrupt level is only recomputed if the
+    /// byte had to be queued, because clearing THRI cannot change it.
+    fn write_thr_fast(&mut self, byte: u8) {
+        self.thri_pending = false;
+        self.burst_len += 1;
+        self.send_byte(byte);
+        if !self.tx.is_empty() {
+            // Queued behind a blocked sink: THR writes are no longer fast.
+            self.update_irq();
+        }
+    }
+
+    /// Offers one THR byte to the sink (the TX FIFO being empty), queueing
+    /// it if the sink pushes back.
+    fn send_byte(&mut self, byte: u8) {
         let (consumed, blocked) = self.output(&[byte]);
         if consumed == 0 && blocked {
             self.tx.push_back(byte);
@@ -680,6 +729,13 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             Ok(LineChange::Unchanged | LineChange::Lowered) => {}
             Err(e) => self.irq_failed(&e),
         }
+        self.irq_synced = self.irq.level() == level;
+        self.thr_fast = self.irq_synced
+            && (!level || !self.thri_pending)
+            && self.lcr & LCR_DLAB == 0
+            && self.mcr & MCR_LOOP == 0
+            && self.tx.is_empty()
+            && self.budget.is_none();
     }
 
     fn irq_failed(&mut self, e: &T::E) {
@@ -932,4 +988,152 @@ fn validate_state(s: &Uart16550State, config: &Config) -> Result<(), StateError>
         return Err(StateError::ThriWithTxData(s.tx_fifo.len()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    //! The fast paths of `read`/`write` must be invisible: a UART whose fast
+    //! paths are disabled before every call (the plain, always-updating code)
+    //! is the oracle for one that takes them.
+    use super::*;
+    use crate::events::SerialMetrics;
+    use proptest::prelude::*;
+    use std::sync::Arc;
+    use superio_core::test_utils::{RecordingIrq, TestSink};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Read(u8),
+        Write(u8, u8),
+        Enqueue(Vec<u8>),
+        Break,
+        SetModem(u8),
+        EndBurst,
+        Drain,
+        SinkBudget(Option<u8>),
+        SinkError(bool),
+        IrqFail(u32),
+        OutputBudget(Option<(u8, bool)>),
+        Reset,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => prop_oneof![Just(LSR), Just(RBR), Just(IIR), Just(MSR)].prop_map(Op::Read),
+            2 => (0u8..9).prop_map(Op::Read),
+            6 => any::<u8>().prop_map(|v| Op::Write(THR, v)),
+            3 => (0u8..9, any::<u8>()).prop_map(|(r, v)| Op::Write(r, v)),
+            2 => prop_oneof![Just(0x00u8), Just(0x01), Just(0x05), Just(0x07), Just(0x0F)]
+                .prop_map(|v| Op::Write(IER, v)),
+            2 => prop_oneof![Just(0x08u8), Just(0x0B), Just(0x18), Just(0x00)]
+                .prop_map(|v| Op::Write(MCR, v)),
+            1 => prop_oneof![Just(0x01u8), Just(0x07), Just(0xC1), Just(0x00)]
+                .prop_map(|v| Op::Write(FCR, v)),
+            1 => prop_oneof![Just(0x03u8), Just(0x83)].prop_map(|v| Op::Write(LCR, v)),
+            3 => proptest::collection::vec(any::<u8>(), 0..80).prop_map(Op::Enqueue),
+            1 => Just(Op::Break),
+            1 => any::<u8>().prop_map(Op::SetModem),
+            1 => Just(Op::EndBurst),
+            1 => Just(Op::Drain),
+            1 => prop_oneof![Just(None), (0u8..4).prop_map(Some)].prop_map(Op::SinkBudget),
+            1 => any::<bool>().prop_map(Op::SinkError),
+            1 => (0u32..3).prop_map(Op::IrqFail),
+            1 => prop_oneof![Just(None), (0u8..4, any::<bool>()).prop_map(Some)]
+                .prop_map(Op::OutputBudget),
+            1 => Just(Op::Reset),
+        ]
+    }
+
+    struct Side {
+        uart: Uart16550<RecordingIrq, Arc<SerialMetrics>, TestSink>,
+        irq: RecordingIrq,
+        sink: TestSink,
+        metrics: Arc<SerialMetrics>,
+    }
+
+    impl Side {
+        fn new(config: Config) -> Self {
+            let irq = RecordingIrq::new();
+            let sink = TestSink::new();
+            let metrics = Arc::new(SerialMetrics::default());
+            let uart =
+                Uart16550::with_config(config, irq.clone(), Arc::clone(&metrics), sink.clone());
+            Self {
+                uart,
+                irq,
+                sink,
+                metrics,
+            }
+        }
+
+        fn apply(&mut self, op: &Op, slow: bool) -> Option<usize> {
+            if slow {
+                self.uart.irq_synced = false;
+                self.uart.thr_fast = false;
+            }
+            match op {
+                Op::Read(r) => return Some(usize::from(self.uart.read(*r))),
+                Op::Write(r, v) => self.uart.write(*r, *v),
+                Op::Enqueue(bytes) => {
+                    return self.uart.enqueue_raw_bytes(bytes).ok();
+                }
+                Op::Break => return Some(usize::from(self.uart.send_break().is_ok())),
+                Op::SetModem(v) => self.uart.set_modem_lines(*v),
+                Op::EndBurst => self.uart.end_tx_burst(),
+                Op::Drain => return Some(self.uart.drain_tx()),
+                Op::SinkBudget(b) => self.sink.set_budget(b.map(usize::from)),
+                Op::SinkError(e) => self.sink.set_error(e.then_some(io::ErrorKind::BrokenPipe)),
+                Op::IrqFail(n) => self.irq.fail_next(*n),
+                Op::OutputBudget(b) => {
+                    self.uart
+                        .set_output_budget(b.map(|(bytes, drop)| OutputBudget {
+                            bytes: u64::from(bytes),
+                            when_exhausted: if drop {
+                                BudgetAction::Drop
+                            } else {
+                                BudgetAction::Stall
+                            },
+                        }));
+                }
+                Op::Reset => self.uart.reset(),
+            }
+            None
+        }
+    }
+
+    fn check_same(fast: &Side, slow: &Side) -> Result<(), TestCaseError> {
+        prop_assert_eq!(fast.uart.state(), slow.uart.state());
+        prop_assert_eq!(fast.irq.events(), slow.irq.events());
+        prop_assert_eq!(fast.irq.level(), slow.irq.level());
+        prop_assert_eq!(fast.uart.irq_level(), slow.uart.irq_level());
+        prop_assert_eq!(fast.uart.irq_errors(), slow.uart.irq_errors());
+        prop_assert_eq!(fast.sink.data(), slow.sink.data());
+        prop_assert_eq!(fast.sink.write_calls(), slow.sink.write_calls());
+        prop_assert_eq!(fast.sink.flushes(), slow.sink.flushes());
+        prop_assert_eq!(fast.metrics.snapshot(), slow.metrics.snapshot());
+        prop_assert_eq!(fast.uart.peek_iir(), slow.uart.peek_iir());
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn test_fast_paths_any_sequence_match_always_updating_paths(
+            config in prop_oneof![
+                Just(Config::default()),
+                Just(Config::mmio()),
+                Just(Config::default().with_fifo_size(16).unwrap()),
+            ],
+            ops in proptest::collection::vec(op(), 1..200),
+        ) {
+            let mut fast = Side::new(config);
+            let mut slow = Side::new(config);
+            for op in &ops {
+                let a = fast.apply(op, false);
+                let b = slow.apply(op, true);
+                prop_assert_eq!(a, b, "result of {:?}", op);
+                check_same(&fast, &slow)?;
+            }
+        }
+    }
 }
