@@ -277,19 +277,41 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
     /// A guest read of register `offset` (0–7; other offsets read 0xFF, as
     /// a floating bus does).
     pub fn read(&mut self, offset: u8) -> u8 {
-        if self.burst_len == 0 && self.irq_synced {
+        // Ending an open output burst may raise THRI: harmless to the level
+        // while IER masks it or it is already pending.
+        if self.irq_synced && (self.burst_len == 0 || self.ier & IER_THRI == 0 || self.thri_pending)
+        {
+            self.end_burst();
             // The common status and data reads, when they change nothing the
             // interrupt level depends on (LSR's errors, MSR's deltas, the RX
-            // FIFO's emptiness and breaks): the published level stays right.
+            // FIFO's emptiness and breaks, THRI): the published level stays right.
             match offset {
                 LSR if self.lsr_errors == 0 => return self.lsr(),
                 MSR if self.msr_deltas == 0 => return self.modem_inputs(),
                 RBR if !self.dlab() && self.rx.len() > 1 && self.rx_breaks.is_empty() => {
                     return self.read_rbr();
                 }
+                IIR => {
+                    let iir = self.read_iir();
+                    if iir & (IIR_NO_INT | IIR_ID_MASK) == IIR_THRI {
+                        // THRI was pending and is now cleared.
+                        self.update_irq();
+                    }
+                    return iir;
+                }
+                IER if !self.dlab() => return self.ier,
+                LCR => return self.lcr,
+                MCR => return self.mcr,
+                SCR => return self.scr,
                 _ => {}
             }
         }
+        self.read_slow(offset)
+    }
+
+    /// `read` for the accesses that may change the interrupt level.
+    #[inline(never)]
+    fn read_slow(&mut self, offset: u8) -> u8 {
         self.end_burst();
         let value = match offset {
             DLL if self.dlab() => self.dll,
@@ -314,6 +336,12 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             self.write_thr_fast(value);
             return;
         }
+        self.write_slow(offset, value);
+    }
+
+    /// `write` for everything but the common THR write.
+    #[inline(never)]
+    fn write_slow(&mut self, offset: u8, value: u8) {
         match offset {
             DLL if self.dlab() => {
                 self.end_burst();
@@ -714,8 +742,12 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
 
     /// The interrupt level the device drives now.
     fn line(&self) -> bool {
-        self.pending_interrupt().is_some()
-            && (!self.config.out2_gates_irq || self.mcr & MCR_OUT2 != 0)
+        // `pending_interrupt().is_some()` without the priority encoding.
+        let pending = (self.ier & IER_RLSI != 0 && self.lsr_errors & LSR_ERROR_BITS != 0)
+            || (self.ier & IER_RDI != 0 && !self.rx.is_empty())
+            || (self.ier & IER_THRI != 0 && self.thri_pending)
+            || (self.ier & IER_MSI != 0 && self.msr_deltas != 0);
+        pending && (!self.config.out2_gates_irq || self.mcr & MCR_OUT2 != 0)
     }
 
     /// Publishes the level (once per access or host call).
@@ -730,8 +762,10 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             Err(e) => self.irq_failed(&e),
         }
         self.irq_synced = self.irq.level() == level;
+        // Fast reads only set THRI while IER masks it (see `read`), so this
+        // stays true until the next update.
         self.thr_fast = self.irq_synced
-            && (!level || !self.thri_pending)
+            && (!level || self.ier & IER_THRI == 0 || !self.thri_pending)
             && self.lcr & LCR_DLAB == 0
             && self.mcr & MCR_LOOP == 0
             && self.tx.is_empty()
