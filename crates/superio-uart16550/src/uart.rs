@@ -105,7 +105,7 @@ pub struct Uart16550<T: Trigger, EV: SerialEvents = NoEvents, W: Write = io::Sin
     /// that changes nothing the level depends on may skip the update, since
     /// `IrqLine::set_level` would not call the sink anyway.
     irq_synced: bool,
-    /// A THR write may take `write_thr_fast`: DLAB
+    /// A THR write may take `write_thr_fast`: the FIFOs are on, DLAB
     /// and loopback are off, the TX FIFO is empty, there is no output budget,
     /// and clearing THRI cannot change the published level. Recomputed by
     /// every `update_irq`, i.e. after every access that is not fast itself.
@@ -332,7 +332,8 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
 
     /// A guest write of `value` to register `offset` (0–7; others are ignored).
     pub fn write(&mut self, offset: u8, value: u8) {
-        if offset == THR && self.thr_fast && self.burst_len < self.capacity() {
+        // `thr_fast` implies the FIFOs are on: capacity() is the FIFO size.
+        if offset == THR && self.thr_fast && self.burst_len < self.config.fifo_size() {
             self.write_thr_fast(value);
             return;
         }
@@ -608,21 +609,22 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
     fn write_thr_fast(&mut self, byte: u8) {
         self.thri_pending = false;
         self.burst_len += 1;
-        self.send_byte(byte);
-        if !self.tx.is_empty() {
+        if self.send_byte(byte) {
             // Queued behind a blocked sink: THR writes are no longer fast.
             self.update_irq();
         }
     }
 
     /// Offers one THR byte to the sink (the TX FIFO being empty), queueing
-    /// it if the sink pushes back.
-    fn send_byte(&mut self, byte: u8) {
+    /// it if the sink pushes back. Returns whether it was queued.
+    fn send_byte(&mut self, byte: u8) -> bool {
         let (consumed, blocked) = self.output(&[byte]);
         if consumed == 0 && blocked {
             self.tx.push_back(byte);
             self.events.tx_blocked();
+            return true;
         }
+        false
     }
 
     /// Loopback: the transmitter feeds the receiver; the sink sees nothing.
@@ -766,6 +768,7 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
         // stays true until the next update.
         self.thr_fast = self.irq_synced
             && (!level || self.ier & IER_THRI == 0 || !self.thri_pending)
+            && self.fifo_enabled()
             && self.lcr & LCR_DLAB == 0
             && self.mcr & MCR_LOOP == 0
             && self.tx.is_empty()
