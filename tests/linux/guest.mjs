@@ -34,7 +34,7 @@ export function announceSkip(device, reason) {
  * Runs one guest. Returns { code, stdout: Buffer, text (latin1), stderr, stats }.
  * `input` is a Buffer typed into ttyS0 once `waitFor` appears.
  */
-export async function runGuest({ device, cmdlineExtra = "", input = null, waitFor, push, ctrlAltDelAfter, timeout = 90 }) {
+export async function runGuest({ device, cmdlineExtra = "", input = null, waitFor, push, ctrlAltDelAfter, timeout = 180 }) {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "superio-guest-"));
     const args = [guestRun, "--device", device, "--timeout", String(timeout), "--stats-json", path.join(tmp, "stats.json")];
     if (cmdlineExtra) args.push("--cmdline-extra", cmdlineExtra);

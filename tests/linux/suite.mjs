@@ -91,7 +91,7 @@ export function defineSuite(device) {
     describe(`guest output, ${TX_BYTES} bytes (--device ${device})`, () => {
         let run;
         before(async () => {
-            run = await runGuest({ device, cmdlineExtra: `superio.job=tx:${TX_BYTES}`, timeout: 240 });
+            run = await runGuest({ device, cmdlineExtra: `superio.job=tx:${TX_BYTES}`, timeout: 420 });
         });
         test("test_output_every_byte_arrives_in_order", () => {
             const begin = Buffer.from("SUPERIO-TX-BEGIN\n");
@@ -121,7 +121,7 @@ export function defineSuite(device) {
                     input: data,
                     waitFor: "SUPERIO-READY",
                     push,
-                    timeout: 240,
+                    timeout: 420,
                 });
             });
             test(`test_input_push_${push}_guest_md5_matches`, () => {
