@@ -285,28 +285,51 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             // The common status and data reads, when they change nothing the
             // interrupt level depends on (LSR's errors, MSR's deltas, the RX
             // FIFO's emptiness and breaks, THRI): the published level stays right.
-            match offset {
-                LSR if self.lsr_errors == 0 => return self.lsr(),
-                MSR if self.msr_deltas == 0 => return self.modem_inputs(),
-                RBR if !self.dlab() && self.rx.len() > 1 && self.rx_breaks.is_empty() => {
-                    return self.read_rbr();
+            // LSR and RBR first: they are the per-byte reads of every driver.
+            if offset == LSR {
+                if self.lsr_errors == 0 {
+                    return self.lsr();
                 }
-                IIR => {
-                    let iir = self.read_iir();
-                    if iir & (IIR_NO_INT | IIR_ID_MASK) == IIR_THRI {
-                        // THRI was pending and is now cleared.
-                        self.update_irq();
+            } else if offset == RBR {
+                if !self.dlab() && self.rx_breaks.is_empty() {
+                    return self.read_rbr_fast();
+                }
+            } else {
+                match offset {
+                    MSR if self.msr_deltas == 0 => return self.modem_inputs(),
+                    IIR => {
+                        let iir = self.read_iir();
+                        if iir & (IIR_NO_INT | IIR_ID_MASK) == IIR_THRI {
+                            // THRI was pending and is now cleared.
+                            self.update_irq();
+                        }
+                        return iir;
                     }
-                    return iir;
+                    IER if !self.dlab() => return self.ier,
+                    LCR => return self.lcr,
+                    MCR => return self.mcr,
+                    SCR => return self.scr,
+                    _ => {}
                 }
-                IER if !self.dlab() => return self.ier,
-                LCR => return self.lcr,
-                MCR => return self.mcr,
-                SCR => return self.scr,
-                _ => {}
             }
         }
         self.read_slow(offset)
+    }
+
+    /// An RBR read with no break queued: no break can reach the head, so
+    /// the level can only change (RDI/CTI falling) if the RX FIFO empties.
+    #[inline(never)]
+    fn read_rbr_fast(&mut self) -> u8 {
+        let Some(byte) = self.rx.pop_front() else {
+            return 0;
+        };
+        self.rx_popped = self.rx_popped.wrapping_add(1);
+        self.events.buffer_read();
+        if self.rx.is_empty() {
+            self.events.in_buffer_empty();
+            self.update_irq();
+        }
+        byte
     }
 
     /// `read` for the accesses that may change the interrupt level.
