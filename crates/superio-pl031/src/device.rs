@@ -13,7 +13,6 @@ use crate::{
 /// One full turn of the 32-bit seconds counter, in nanoseconds (2³² s, about
 /// 136 years). It fits in a `u64` with room for the sum of two such values.
 const PERIOD_NS: u64 = (1 << 32) * NANOS_PER_SEC;
-const NANOS_PER_SEC_128: u128 = 1_000_000_000;
 
 /// How long after a refused interrupt-sink call [`Pl031::next_deadline`] asks
 /// for a retry: 1 ms, soon enough for a transient irqfd error, slow enough not
@@ -373,11 +372,8 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         if self.ris || !self.imsc {
             return None;
         }
-        let counter = self.counter_ns_at(self.last_now);
-        let dr = u32::try_from(counter / NANOS_PER_SEC).unwrap_or(u32::MAX);
-        let phase = counter % NANOS_PER_SEC;
-        let until = u128::from(seconds_until(dr, self.mr)) * NANOS_PER_SEC_128 - u128::from(phase);
-        Some(u64::try_from(u128::from(self.last_now) + until).unwrap_or(u64::MAX))
+        let until = ns_until_match(self.counter_ns_at(self.last_now), self.mr);
+        Some(self.last_now.saturating_add(until))
     }
 
     /// How long from now until [`Pl031::next_deadline`] (zero if it is due),
@@ -453,23 +449,29 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     }
 
     fn counter_ns_at(&self, now: u64) -> u64 {
-        // Both terms are below PERIOD_NS, so the sum cannot overflow.
-        (now % PERIOD_NS + self.offset_ns) % PERIOD_NS
+        // Both terms are below PERIOD_NS, so the sum cannot overflow and is
+        // below two periods: one conditional subtraction reduces it.
+        let sum = now % PERIOD_NS + self.offset_ns;
+        if sum >= PERIOD_NS {
+            sum - PERIOD_NS
+        } else {
+            sum
+        }
     }
 
     /// Moves the model to the clock's current time, setting RTCRIS if the
     /// counter stepped onto RTCMR on the way.
     fn advance(&mut self) {
         let now = self.clock.now_ns();
-        if now > self.last_now && !self.ris {
-            let start = u128::from(self.counter_ns_at(self.last_now));
-            let end = start + u128::from(now - self.last_now);
-            let ticks = end / NANOS_PER_SEC_128 - start / NANOS_PER_SEC_128;
-            let dr = u32::try_from(start / NANOS_PER_SEC_128).unwrap_or(u32::MAX);
-            if ticks >= u128::from(seconds_until(dr, self.mr)) {
-                self.ris = true;
-                self.events.alarm_fired();
-            }
+        // The counter steps onto MR exactly `ns_until_match` after the last
+        // update; comparing the elapsed time with that needs no division of
+        // the (possibly huge) elapsed time.
+        if now > self.last_now
+            && !self.ris
+            && now - self.last_now >= ns_until_match(self.counter_ns_at(self.last_now), self.mr)
+        {
+            self.ris = true;
+            self.events.alarm_fired();
         }
         // A clock that went back is followed without searching for matches.
         self.last_now = now;
@@ -518,6 +520,17 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
 /// The offset that puts the counter at `counter_ns` when the clock reads `at`.
 fn offset_for(counter_ns: u64, at: u64) -> u64 {
     (counter_ns % PERIOD_NS + PERIOD_NS - at % PERIOD_NS) % PERIOD_NS
+}
+
+/// Nanoseconds from counter position `counter_ns` (below [`PERIOD_NS`]) until
+/// the counter steps onto `mr`: whole seconds to go, minus the part of the
+/// current second already elapsed. At most [`PERIOD_NS`], so it fits a `u64`;
+/// at least 1 (a match is a step, never the current position).
+fn ns_until_match(counter_ns: u64, mr: u32) -> u64 {
+    let dr = u32::try_from(counter_ns / NANOS_PER_SEC).unwrap_or(u32::MAX);
+    let phase = counter_ns % NANOS_PER_SEC;
+    // seconds_until is 1..=2^32 and phase < 1 s: no overflow, no underflow.
+    seconds_until(dr, mr) * NANOS_PER_SEC - phase
 }
 
 /// How many increments take the counter from `dr` to `mr`: 1..=2³². Equal
