@@ -106,8 +106,8 @@ pub struct Uart16550<T: Trigger, EV: SerialEvents = NoEvents, W: Write = io::Sin
     /// `IrqLine::set_level` would not call the sink anyway.
     irq_synced: bool,
     /// A THR write may take `write_thr_fast`: the FIFOs are on, DLAB
-    /// and loopback are off, the TX FIFO is empty, there is no output budget,
-    /// and clearing THRI cannot change the published level. Recomputed by
+    /// and loopback are off, the TX FIFO is empty (`output` applies any
+    /// budget), and clearing THRI cannot change the published level. Recomputed by
     /// every `update_irq`, i.e. after every access that is not fast itself.
     thr_fast: bool,
     /// `lsr()` as of the last `update_irq`. While `irq_synced` holds it is
@@ -799,8 +799,7 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             && self.fifo_enabled()
             && self.lcr & LCR_DLAB == 0
             && self.mcr & MCR_LOOP == 0
-            && self.tx.is_empty()
-            && self.budget.is_none();
+            && self.tx.is_empty();
         self.lsr_cached = self.lsr();
     }
 
@@ -1071,6 +1070,8 @@ mod fast_path_tests {
     enum Op {
         Read(u8),
         Write(u8, u8),
+        /// THR writes with no other access between them.
+        Burst(Vec<u8>),
         Enqueue(Vec<u8>),
         Break,
         SetModem(u8),
@@ -1096,6 +1097,7 @@ mod fast_path_tests {
             1 => prop_oneof![Just(0x01u8), Just(0x07), Just(0xC1), Just(0x00)]
                 .prop_map(|v| Op::Write(FCR, v)),
             1 => prop_oneof![Just(0x03u8), Just(0x83)].prop_map(|v| Op::Write(LCR, v)),
+            1 => proptest::collection::vec(any::<u8>(), 0..140).prop_map(Op::Burst),
             3 => proptest::collection::vec(any::<u8>(), 0..80).prop_map(Op::Enqueue),
             1 => Just(Op::Break),
             1 => any::<u8>().prop_map(Op::SetModem),
@@ -1140,6 +1142,7 @@ mod fast_path_tests {
             match op {
                 Op::Read(r) => return Some(usize::from(self.uart.read(*r))),
                 Op::Write(r, v) => self.uart.write(*r, *v),
+                Op::Burst(bytes) => bytes.iter().for_each(|&b| self.uart.write(THR, b)),
                 Op::Enqueue(bytes) => {
                     return self.uart.enqueue_raw_bytes(bytes).ok();
                 }
