@@ -412,12 +412,12 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
         if let Some(leds) = answer.leds_changed {
             self.events.leds_changed(leds);
         }
+        let reply = answer.reply.as_slice();
         let room = OUTPUT_CAPACITY.saturating_sub(self.queued());
-        let take = answer.reply.len().min(room);
-        self.kbd_queue
-            .extend(answer.reply.iter().copied().take(take));
-        if take < answer.reply.len() {
-            self.events.output_dropped(answer.reply.len() - take);
+        let take = reply.len().min(room);
+        self.kbd_queue.extend(reply.iter().copied().take(take));
+        if take < reply.len() {
+            self.events.output_dropped(reply.len() - take);
         }
     }
 

@@ -27,24 +27,50 @@ pub(crate) struct Answer {
     /// Discard everything the keyboard had not yet sent (F4/F5/F6/FF).
     pub flush: bool,
     /// Bytes to send, in order (at most 3).
-    pub reply: Vec<u8>,
+    pub reply: Reply,
     /// The byte was not a command this keyboard knows.
     pub unknown: bool,
     /// The LEDs changed to this value.
     pub leds_changed: Option<u8>,
 }
 
+/// The bytes of one answer, held inline: the longest answer (`FA AB 83` to
+/// 0xF2) has three, so answering a command never allocates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Reply {
+    bytes: [u8; 3],
+    len: u8,
+}
+
+impl Reply {
+    /// The first three bytes of `bytes` (every answer in this module has at
+    /// most three).
+    fn new(bytes: &[u8]) -> Self {
+        let mut r = Self::default();
+        for (slot, &b) in r.bytes.iter_mut().zip(bytes) {
+            *slot = b;
+            r.len += 1;
+        }
+        r
+    }
+
+    /// The bytes, in order.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
 impl Answer {
     fn reply(bytes: &[u8]) -> Self {
         Self {
-            reply: bytes.to_vec(),
+            reply: Reply::new(bytes),
             ..Self::default()
         }
     }
     fn flush_then(bytes: &[u8]) -> Self {
         Self {
             flush: true,
-            reply: bytes.to_vec(),
+            reply: Reply::new(bytes),
             ..Self::default()
         }
     }
@@ -164,5 +190,23 @@ impl Keyboard {
                 },
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_reply_get_id_keeps_all_three_bytes() {
+        // 0xF2 (identify): ACK, then the MF2 ID 0xAB 0x83.
+        let answer = Keyboard::default().receive(0xF2);
+        assert_eq!(answer.reply.as_slice(), &[0xFA, 0xAB, 0x83]);
+    }
+
+    #[test]
+    fn test_reply_longer_than_three_bytes_is_cut_to_three() {
+        assert_eq!(Reply::new(&[1, 2, 3, 4]).as_slice(), &[1, 2, 3]);
+        assert_eq!(Reply::new(&[]).as_slice(), &[] as &[u8]);
     }
 }
