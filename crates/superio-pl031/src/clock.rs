@@ -68,7 +68,13 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
 /// before 1970 to 0 and after 2554 to `u64::MAX` instead of failing.
 fn system_time_ns(t: SystemTime) -> u64 {
     match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+        // In u64 (what `as_nanos` computes in u128, then clamps): this runs
+        // on every guest access with the default clock.
+        Ok(d) => d
+            .as_secs()
+            .checked_mul(NANOS_PER_SEC)
+            .and_then(|ns| ns.checked_add(u64::from(d.subsec_nanos())))
+            .unwrap_or(u64::MAX),
         Err(_) => 0,
     }
 }
@@ -227,6 +233,23 @@ mod tests {
     fn test_system_time_before_epoch_clamps_to_zero() {
         let before = UNIX_EPOCH - Duration::from_secs(1);
         assert_eq!(system_time_ns(before), 0);
+    }
+
+    #[test]
+    fn test_system_time_converts_to_exact_nanoseconds() {
+        let t = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        assert_eq!(system_time_ns(t), 1_700_000_000_123_456_789);
+    }
+
+    #[test]
+    fn test_system_time_beyond_u64_nanoseconds_clamps_to_max() {
+        // u64::MAX ns is 18446744073.709551615 s after the epoch.
+        let last = UNIX_EPOCH + Duration::new(18_446_744_073, 709_551_615);
+        assert_eq!(system_time_ns(last), u64::MAX);
+        let past = UNIX_EPOCH + Duration::new(18_446_744_073, 709_551_616);
+        assert_eq!(system_time_ns(past), u64::MAX);
+        let far = UNIX_EPOCH + Duration::from_secs(20_000_000_000);
+        assert_eq!(system_time_ns(far), u64::MAX);
     }
 
     #[test]
