@@ -183,6 +183,12 @@ pub struct Pl031<T: Trigger, C: Clock = RealtimeClock, E: Pl031Events = NoEvents
     /// The clock reading at the last update; matches are searched between it
     /// and the next reading.
     last_now: u64,
+    /// When the counter next steps onto RTCMR, searched from `last_now`
+    /// (`None`: beyond `u64` nanoseconds). Derived, never saved: [`Self::rearm`]
+    /// recomputes it whenever RTCMR, the offset or RTCRIS (to 0) changes, or
+    /// the clock goes back, so that an access only compares the clock with it.
+    /// Meaningful while RTCRIS is 0.
+    match_at: Option<u64>,
     mr: u32,
     lr: u32,
     imsc: bool,
@@ -213,19 +219,22 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     /// values, except RTCCR, which reads 1 (see [`Pl031::read`]).
     pub fn with_events(irq: T, clock: C, events: E) -> Self {
         let now = clock.now_ns();
-        Self {
+        let mut dev = Self {
             irq: IrqLine::new(irq),
             clock,
             events,
             offset_ns: 0,
             last_now: now,
+            match_at: None,
             mr: 0,
             lr: 0,
             imsc: false,
             ris: false,
             invalid_accesses: 0,
             irq_failures: 0,
-        }
+        };
+        dev.rearm();
+        dev
     }
 
     /// Rebuilds an RTC from a saved state, with a fresh interrupt sink (whose
@@ -257,6 +266,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
             events,
             offset_ns,
             last_now,
+            match_at: None,
             mr: state.mr,
             lr: state.lr,
             imsc: state.imsc & RTC_INT_ALARM != 0,
@@ -264,6 +274,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
             invalid_accesses: 0,
             irq_failures: 0,
         };
+        dev.rearm();
         dev.advance();
         dev.update_line();
         Ok(dev)
@@ -327,13 +338,17 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     pub fn write(&mut self, offset: u32, value: u32) {
         self.advance();
         match offset {
-            RTCMR => self.mr = value,
+            RTCMR => {
+                self.mr = value;
+                self.rearm();
+            }
             RTCLR => self.load(value),
             RTCCR => {}
             RTCIMSC => self.imsc = value & RTC_INT_ALARM != 0,
             RTCICR => {
                 if value & RTC_INT_ALARM != 0 {
                     self.ris = false;
+                    self.rearm();
                 }
             }
             _ => self.invalid(offset, Some(value)),
@@ -372,8 +387,8 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         if self.ris || !self.imsc {
             return None;
         }
-        let until = ns_until_match(self.counter_ns_at(self.last_now), self.mr);
-        Some(self.last_now.saturating_add(until))
+        // RTCRIS is 0 here, so `match_at` is current.
+        Some(self.match_at.unwrap_or(u64::MAX))
     }
 
     /// How long from now until [`Pl031::next_deadline`] (zero if it is due),
@@ -413,6 +428,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         self.advance();
         let reduced = offset_ns.rem_euclid(i128::from(PERIOD_NS));
         self.offset_ns = u64::try_from(reduced).unwrap_or(0);
+        self.rearm();
         self.update_line();
     }
 
@@ -430,6 +446,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         self.lr = 0;
         self.imsc = false;
         self.ris = false;
+        self.rearm();
         self.update_line();
     }
 
@@ -463,24 +480,36 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     /// counter stepped onto RTCMR on the way.
     fn advance(&mut self) {
         let now = self.clock.now_ns();
-        // The counter steps onto MR exactly `ns_until_match` after the last
-        // update; comparing the elapsed time with that needs no division of
-        // the (possibly huge) elapsed time.
-        if now > self.last_now
-            && !self.ris
-            && now - self.last_now >= ns_until_match(self.counter_ns_at(self.last_now), self.mr)
-        {
+        if now < self.last_now {
+            // A clock that went back is followed without searching for
+            // matches; the next one is searched from where it landed.
+            self.last_now = now;
+            self.rearm();
+            return;
+        }
+        // Without a change to RTCMR, the offset or RTCRIS, the counter steps
+        // onto RTCMR at the same clock time however often it is asked, so
+        // `match_at` (computed at the last such change) answers for any later
+        // `now`: the counter stepped onto RTCMR since `last_now` exactly if
+        // the clock reached that time.
+        if !self.ris && self.match_at.is_some_and(|at| now >= at) {
             self.ris = true;
             self.events.alarm_fired();
         }
-        // A clock that went back is followed without searching for matches.
         self.last_now = now;
+    }
+
+    /// Searches the next match from `last_now` (see `match_at`).
+    fn rearm(&mut self) {
+        let until = ns_until_match(self.counter_ns_at(self.last_now), self.mr);
+        self.match_at = self.last_now.checked_add(until);
     }
 
     fn load(&mut self, value: u32) {
         let now = self.last_now;
         self.offset_ns = offset_for(u64::from(value) * NANOS_PER_SEC, now);
         self.lr = value;
+        self.rearm();
         self.events.time_set(TimeSet {
             value,
             clock_ns: now,
