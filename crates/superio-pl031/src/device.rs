@@ -516,8 +516,19 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         });
     }
 
+    /// Publishes the interrupt level if it differs from the published one.
+    /// Inlined: on nearly every access the level is unchanged, and this
+    /// check is all that runs.
+    #[inline]
     fn update_line(&mut self) {
         let level = self.ris && self.imsc;
+        if level != self.irq.level() {
+            self.publish_line(level);
+        }
+    }
+
+    #[cold]
+    fn publish_line(&mut self, level: bool) {
         if let Err(e) = self.irq.set_level(level) {
             self.irq_failures = self.irq_failures.saturating_add(1);
             self.events.interrupt_error();
