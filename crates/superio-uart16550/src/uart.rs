@@ -340,7 +340,18 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
     /// `read` for the accesses that may change the interrupt level.
     #[inline(never)]
     fn read_slow(&mut self, offset: u8) -> u8 {
+        let thri_before = self.thri_pending;
         self.end_burst();
+        if offset == IIR && self.irq_synced {
+            // The interrupt handler's first read after a burst: ending the
+            // burst raises THRI and this read clears it again. Only THRI
+            // changes here, so if it ends as it began the level stands.
+            let iir = self.read_iir();
+            if self.thri_pending != thri_before {
+                self.update_irq();
+            }
+            return iir;
+        }
         let value = match offset {
             DLL if self.dlab() => self.dll,
             DLM if self.dlab() => self.dlm,
@@ -1105,7 +1116,7 @@ mod fast_path_tests {
             1 => Just(Op::Drain),
             2 => prop_oneof![Just(None), (0u8..4).prop_map(Some)].prop_map(Op::SinkBudget),
             1 => any::<bool>().prop_map(Op::SinkError),
-            1 => (0u32..3).prop_map(Op::IrqFail),
+            2 => (1u32..3).prop_map(Op::IrqFail),
             1 => prop_oneof![Just(None), (0u8..4, any::<bool>()).prop_map(Some)]
                 .prop_map(Op::OutputBudget),
             1 => Just(Op::Reset),
@@ -1204,10 +1215,20 @@ mod fast_path_tests {
             let prefix = setup.iter().filter(|_| linux_setup).map(|&(r, v)| Op::Write(r, v));
             for op in prefix.chain(ops.iter().cloned()) {
                 let op = &op;
+                let errors = fast.uart.irq_errors();
                 let a = fast.apply(op, false);
                 let b = slow.apply(op, true);
                 prop_assert_eq!(a, b, "result of {:?}", op);
                 check_same(&fast, &slow)?;
+                // Independently of the oracle (whose fast paths are only
+                // disabled through irq_synced): a guest access whose update
+                // reached the sink leaves the line at !(IIR&1) (AND OUT2).
+                let access = matches!(op, Op::Read(_) | Op::Write(..) | Op::Burst(_));
+                if access && fast.uart.irq_errors() == errors {
+                    let gate = !config.out2_gates_irq || fast.uart.state().mcr & MCR_OUT2 != 0;
+                    let pending = fast.uart.peek_iir() & IIR_NO_INT == 0;
+                    prop_assert_eq!(fast.irq.level(), pending && gate, "line after {:?}", op);
+                }
             }
         }
     }
