@@ -186,7 +186,18 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     // -----------------------------------------------------------------
 
     /// Reads register `offset` (0 = port 0x60, 4 = port 0x64; 1..=3 read 0xFF).
+    ///
+    /// Inlined for the status register, which drivers and firmware poll
+    /// before every data access: that read has no side effect.
+    #[inline]
     pub fn read(&mut self, offset: u8) -> u8 {
+        if offset == STATUS_COMMAND_REG {
+            return self.status();
+        }
+        self.read_other(offset)
+    }
+
+    fn read_other(&mut self, offset: u8) -> u8 {
         match offset {
             DATA_REG => self.read_data(),
             STATUS_COMMAND_REG => self.status(),
@@ -208,6 +219,7 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     }
 
     /// The status register, without side effects.
+    #[inline]
     pub fn status(&self) -> u8 {
         let mut s = STR_KEYLOCK;
         if self.ctr() & CTR_SYS != 0 {
