@@ -625,6 +625,57 @@ mod tests {
         assert_eq!((at % PERIOD_NS + off) % PERIOD_NS, 42 * NANOS_PER_SEC);
     }
 
+    use crate::ManualClock;
+    use superio_core::test_utils::RecordingIrq;
+
+    const S: u64 = NANOS_PER_SEC;
+
+    #[test]
+    fn test_match_time_unchanged_by_accesses_before_it() {
+        let clock = ManualClock::new(1_000 * S + S / 4);
+        let mut rtc = Pl031::with_clock(RecordingIrq::new(), clock.clone());
+        rtc.write(RTCIMSC, 1);
+        rtc.write(RTCMR, 1_003);
+        assert_eq!(rtc.next_deadline(), Some(1_003 * S));
+        clock.set_ns(1_001 * S + S / 2);
+        assert_eq!(rtc.read(RTCDR), 1_001);
+        assert_eq!(rtc.next_deadline(), Some(1_003 * S));
+        clock.set_ns(1_003 * S - 1);
+        assert_eq!(rtc.read(RTCRIS), 0);
+        assert_eq!(rtc.next_deadline(), Some(1_003 * S));
+        clock.set_ns(1_003 * S);
+        assert_eq!(rtc.read(RTCRIS), 1);
+    }
+
+    #[test]
+    fn test_clock_going_back_searches_the_match_from_the_new_time() {
+        // Counter = clock mod 2^32 s: at 2^32 s + 10 s it reads 10, and the
+        // next step onto 5 is almost a full turn away.
+        let clock = ManualClock::new(((1 << 32) + 10) * S);
+        let mut rtc = Pl031::with_clock(RecordingIrq::new(), clock.clone());
+        rtc.write(RTCIMSC, 1);
+        rtc.write(RTCMR, 5);
+        assert_eq!(rtc.next_deadline(), Some(((1 << 33) + 5) * S));
+        clock.set_ns(3 * S);
+        assert_eq!(rtc.read(RTCDR), 3);
+        assert_eq!(rtc.next_deadline(), Some(5 * S));
+        clock.set_ns(5 * S);
+        assert_eq!(rtc.read(RTCRIS), 1);
+    }
+
+    #[test]
+    fn test_match_beyond_u64_nanoseconds_never_fires() {
+        // Counter 0 at the clock's last representable second: stepping onto
+        // RTCMR = 0 takes a full turn, past u64::MAX ns.
+        let last = u64::MAX - u64::MAX % PERIOD_NS;
+        let clock = ManualClock::new(last);
+        let mut rtc = Pl031::with_clock(RecordingIrq::new(), clock.clone());
+        rtc.write(RTCIMSC, 1);
+        assert_eq!(rtc.next_deadline(), Some(u64::MAX));
+        clock.set_ns(u64::MAX);
+        assert_eq!(rtc.read(RTCRIS), 0);
+    }
+
     #[test]
     fn test_id_byte_outside_tables_reads_zero() {
         assert_eq!(id_byte(0xFE0), 0x31);
