@@ -189,6 +189,11 @@ pub struct Pl031<T: Trigger, C: Clock = RealtimeClock, E: Pl031Events = NoEvents
     /// the clock goes back, so that an access only compares the clock with it.
     /// Meaningful while RTCRIS is 0.
     match_at: Option<u64>,
+    /// The last RTCDR value read and the clock time its second began: the
+    /// counter moves with the clock, so until the clock leaves that second
+    /// (or the offset changes, which clears this) RTCDR reads the same.
+    /// Derived, never saved.
+    second: Option<(u64, u32)>,
     mr: u32,
     lr: u32,
     imsc: bool,
@@ -226,6 +231,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
             offset_ns: 0,
             last_now: now,
             match_at: None,
+            second: None,
             mr: 0,
             lr: 0,
             imsc: false,
@@ -267,6 +273,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
             offset_ns,
             last_now,
             match_at: None,
+            second: None,
             mr: state.mr,
             lr: state.lr,
             imsc: state.imsc & RTC_INT_ALARM != 0,
@@ -305,9 +312,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     pub fn read(&mut self, offset: u32) -> u32 {
         self.advance();
         let value = match offset {
-            RTCDR => {
-                u32::try_from(self.counter_ns_at(self.last_now) / NANOS_PER_SEC).unwrap_or(u32::MAX)
-            }
+            RTCDR => self.dr(),
             RTCMR => self.mr,
             RTCLR => self.lr,
             RTCCR => RTCCR_START,
@@ -428,6 +433,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         self.advance();
         let reduced = offset_ns.rem_euclid(i128::from(PERIOD_NS));
         self.offset_ns = u64::try_from(reduced).unwrap_or(0);
+        self.second = None;
         self.rearm();
         self.update_line();
     }
@@ -499,6 +505,25 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         self.last_now = now;
     }
 
+    /// RTCDR at `last_now`, from `second` while the clock is still in it.
+    fn dr(&mut self) -> u32 {
+        let now = self.last_now;
+        if let Some((start, dr)) = self.second {
+            // Wrapping: a clock before `start` gives a huge difference.
+            if now.wrapping_sub(start) < NANOS_PER_SEC {
+                return dr;
+            }
+        }
+        let counter = self.counter_ns_at(now);
+        let dr = u32::try_from(counter / NANOS_PER_SEC).unwrap_or(u32::MAX);
+        // The second began `phase` ago; not cached if that is before the
+        // clock's zero.
+        self.second = now
+            .checked_sub(counter % NANOS_PER_SEC)
+            .map(|start| (start, dr));
+        dr
+    }
+
     /// Searches the next match from `last_now` (see `match_at`).
     fn rearm(&mut self) {
         let until = ns_until_match(self.counter_ns_at(self.last_now), self.mr);
@@ -508,6 +533,8 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     fn load(&mut self, value: u32) {
         let now = self.last_now;
         self.offset_ns = offset_for(u64::from(value) * NANOS_PER_SEC, now);
+        // The counter now sits exactly at the start of second `value`.
+        self.second = Some((now, value));
         self.lr = value;
         self.rearm();
         self.events.time_set(TimeSet {
@@ -674,6 +701,60 @@ mod tests {
         assert_eq!(rtc.next_deadline(), Some(u64::MAX));
         clock.set_ns(u64::MAX);
         assert_eq!(rtc.read(RTCRIS), 0);
+    }
+
+    #[test]
+    fn test_dr_changes_exactly_at_each_second_boundary() {
+        let clock = ManualClock::new(500 * S + S / 2);
+        let mut rtc = Pl031::with_clock(RecordingIrq::new(), clock.clone());
+        assert_eq!(rtc.read(RTCDR), 500);
+        clock.set_ns(501 * S - 1);
+        assert_eq!(rtc.read(RTCDR), 500);
+        clock.set_ns(501 * S);
+        assert_eq!(rtc.read(RTCDR), 501);
+        clock.set_ns(503 * S + 7);
+        assert_eq!(rtc.read(RTCDR), 503);
+    }
+
+    #[test]
+    fn test_dr_follows_a_clock_going_back_within_and_before_the_second() {
+        let clock = ManualClock::new(500 * S + S / 2);
+        let mut rtc = Pl031::with_clock(RecordingIrq::new(), clock.clone());
+        assert_eq!(rtc.read(RTCDR), 500);
+        clock.set_ns(500 * S);
+        assert_eq!(rtc.read(RTCDR), 500);
+        clock.set_ns(500 * S - 1);
+        assert_eq!(rtc.read(RTCDR), 499);
+        clock.set_ns(3 * S);
+        assert_eq!(rtc.read(RTCDR), 3);
+    }
+
+    #[test]
+    fn test_dr_reads_new_time_at_once_after_load_and_offset_change() {
+        let clock = ManualClock::new(500 * S + S / 2);
+        let mut rtc = Pl031::with_clock(RecordingIrq::new(), clock.clone());
+        assert_eq!(rtc.read(RTCDR), 500);
+        rtc.write(RTCLR, 77);
+        assert_eq!(rtc.read(RTCDR), 77);
+        clock.set_ns(501 * S + S / 2 - 1);
+        assert_eq!(rtc.read(RTCDR), 77);
+        clock.set_ns(501 * S + S / 2);
+        assert_eq!(rtc.read(RTCDR), 78);
+        rtc.set_offset_ns(-i128::from(100 * S));
+        assert_eq!(rtc.read(RTCDR), 401);
+    }
+
+    #[test]
+    fn test_dr_near_clock_zero_reads_counter() {
+        // Counter 2.5 s at clock 0: its second began before the clock's zero.
+        let clock = ManualClock::new(0);
+        let mut rtc = Pl031::with_clock(RecordingIrq::new(), clock.clone());
+        rtc.set_offset_ns(i128::from(2 * S + S / 2));
+        assert_eq!(rtc.read(RTCDR), 2);
+        clock.set_ns(S / 2 - 1);
+        assert_eq!(rtc.read(RTCDR), 2);
+        clock.set_ns(S / 2);
+        assert_eq!(rtc.read(RTCDR), 3);
     }
 
     #[test]
