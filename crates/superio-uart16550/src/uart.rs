@@ -284,38 +284,34 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
     pub fn read(&mut self, offset: u8) -> u8 {
         // Ending an open output burst may raise THRI: harmless to the level
         // while IER masks it or it is already pending.
-        if self.irq_synced && (self.burst_len == 0 || self.ier & IER_THRI == 0 || self.thri_pending)
-        {
+        let fast = self.irq_synced
+            && (self.burst_len == 0 || self.ier & IER_THRI == 0 || self.thri_pending);
+        // LSR first, on its own: the per-byte poll of every driver.
+        if offset == LSR && fast && self.lsr_errors == 0 {
             self.end_burst();
-            // The common status and data reads, when they change nothing the
-            // interrupt level depends on (LSR's errors, MSR's deltas, the RX
-            // FIFO's emptiness and breaks, THRI): the published level stays right.
-            // LSR and RBR first: they are the per-byte reads of every driver.
-            if offset == LSR {
-                if self.lsr_errors == 0 {
-                    return self.lsr_cached;
-                }
-            } else if offset == RBR {
-                if !self.dlab() && self.rx_breaks.is_empty() {
-                    return self.read_rbr_fast();
-                }
-            } else {
-                match offset {
-                    MSR if self.msr_deltas == 0 => return self.modem_inputs(),
-                    IIR => {
-                        let iir = self.read_iir();
-                        if iir & (IIR_NO_INT | IIR_ID_MASK) == IIR_THRI {
-                            // THRI was pending and is now cleared.
-                            self.update_irq();
-                        }
-                        return iir;
+            return self.lsr_cached;
+        }
+        if fast {
+            self.end_burst();
+            // The other common reads, when they change nothing the interrupt
+            // level depends on (MSR's deltas, the RX FIFO's emptiness and
+            // breaks, THRI): the published level stays right.
+            match offset {
+                RBR if !self.dlab() && self.rx_breaks.is_empty() => return self.read_rbr_fast(),
+                MSR if self.msr_deltas == 0 => return self.modem_inputs(),
+                IIR => {
+                    let iir = self.read_iir();
+                    if iir & (IIR_NO_INT | IIR_ID_MASK) == IIR_THRI {
+                        // THRI was pending and is now cleared.
+                        self.update_irq();
                     }
-                    IER if !self.dlab() => return self.ier,
-                    LCR => return self.lcr,
-                    MCR => return self.mcr,
-                    SCR => return self.scr,
-                    _ => {}
+                    return iir;
                 }
+                IER if !self.dlab() => return self.ier,
+                LCR => return self.lcr,
+                MCR => return self.mcr,
+                SCR => return self.scr,
+                _ => {}
             }
         }
         self.read_slow(offset)
@@ -1223,7 +1219,11 @@ mod fast_path_tests {
                 // Independently of the oracle (whose fast paths are only
                 // disabled through irq_synced): a guest access whose update
                 // reached the sink leaves the line at !(IIR&1) (AND OUT2).
-                let access = matches!(op, Op::Read(_) | Op::Write(..) | Op::Burst(_));
+                let access = match op {
+                    Op::Read(_) | Op::Write(..) => true,
+                    Op::Burst(bytes) => !bytes.is_empty(),
+                    _ => false,
+                };
                 if access && fast.uart.irq_errors() == errors {
                     let gate = !config.out2_gates_irq || fast.uart.state().mcr & MCR_OUT2 != 0;
                     let pending = fast.uart.peek_iir() & IIR_NO_INT == 0;
