@@ -533,10 +533,12 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     fn load(&mut self, value: u32) {
         let now = self.last_now;
         self.offset_ns = offset_for(u64::from(value) * NANOS_PER_SEC, now);
-        // The counter now sits exactly at the start of second `value`.
+        // The counter now sits exactly at the start of second `value`: no
+        // phase, so the next match is whole seconds away (what rearm()
+        // would compute, without recomputing the counter).
         self.second = Some((now, value));
         self.lr = value;
-        self.rearm();
+        self.match_at = now.checked_add(seconds_until(value, self.mr) * NANOS_PER_SEC);
         self.events.time_set(TimeSet {
             value,
             clock_ns: now,
@@ -586,7 +588,15 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
 
 /// The offset that puts the counter at `counter_ns` when the clock reads `at`.
 fn offset_for(counter_ns: u64, at: u64) -> u64 {
-    (counter_ns % PERIOD_NS + PERIOD_NS - at % PERIOD_NS) % PERIOD_NS
+    // (counter - at) mod PERIOD with both reduced first: one conditional
+    // addition instead of a third reduction.
+    let counter = counter_ns % PERIOD_NS;
+    let at = at % PERIOD_NS;
+    if counter >= at {
+        counter - at
+    } else {
+        counter + PERIOD_NS - at
+    }
 }
 
 /// Nanoseconds from counter position `counter_ns` (below [`PERIOD_NS`]) until
@@ -650,6 +660,15 @@ mod tests {
         let at = 123_456_789_012_345_678;
         let off = offset_for(42 * NANOS_PER_SEC, at);
         assert_eq!((at % PERIOD_NS + off) % PERIOD_NS, 42 * NANOS_PER_SEC);
+    }
+
+    #[test]
+    fn test_offset_for_counter_ahead_of_clock_is_their_difference() {
+        let at = 5 * NANOS_PER_SEC + 1;
+        let off = offset_for(42 * NANOS_PER_SEC, at);
+        assert_eq!(off, 37 * NANOS_PER_SEC - 1);
+        // A clock a whole number of turns later needs the same offset.
+        assert_eq!(offset_for(42 * NANOS_PER_SEC, at + 3 * PERIOD_NS), off);
     }
 
     use crate::ManualClock;
