@@ -114,6 +114,11 @@ pub struct Uart16550<T: Trigger, EV: SerialEvents = NoEvents, W: Write = io::Sin
     /// current: the fast paths change no input of LSR (the FIFOs' emptiness,
     /// breaks, errors, FCR) without calling `update_irq`.
     lsr_cached: u8,
+    /// No enabled interrupt was pending at the last `update_irq`. While
+    /// `irq_synced` holds this stays true until the next update: the fast
+    /// paths only clear THRI, raise it while IER masks it, or pop the RX
+    /// FIFO without emptying it.
+    none_pending: bool,
     budget: Option<OutputBudget>,
     irq: IrqLine<T>,
     irq_errors: u64,
@@ -163,6 +168,7 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             irq_synced: false,
             thr_fast: false,
             lsr_cached: 0,
+            none_pending: false,
             budget: config.output_budget,
             irq: IrqLine::new(trigger),
             irq_errors: 0,
@@ -299,6 +305,15 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             match offset {
                 RBR if !self.dlab() && self.rx_breaks.is_empty() => return self.read_rbr_fast(),
                 MSR if self.msr_deltas == 0 => return self.modem_inputs(),
+                // The handler's last pass: what read_iir gives with nothing
+                // pending (the line is low, so nothing is marked serviced).
+                IIR if self.none_pending => {
+                    return if self.fifo_enabled() {
+                        IIR_FIFO_ENABLED | IIR_NO_INT
+                    } else {
+                        IIR_NO_INT
+                    };
+                }
                 IIR => {
                     let iir = self.read_iir();
                     if iir & (IIR_NO_INT | IIR_ID_MASK) == IIR_THRI {
@@ -779,17 +794,21 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
 
     /// The interrupt level the device drives now.
     fn line(&self) -> bool {
-        // `pending_interrupt().is_some()` without the priority encoding.
-        let pending = (self.ier & IER_RLSI != 0 && self.lsr_errors & LSR_ERROR_BITS != 0)
+        self.any_pending() && (!self.config.out2_gates_irq || self.mcr & MCR_OUT2 != 0)
+    }
+
+    /// `pending_interrupt().is_some()` without the priority encoding.
+    fn any_pending(&self) -> bool {
+        (self.ier & IER_RLSI != 0 && self.lsr_errors & LSR_ERROR_BITS != 0)
             || (self.ier & IER_RDI != 0 && !self.rx.is_empty())
             || (self.ier & IER_THRI != 0 && self.thri_pending)
-            || (self.ier & IER_MSI != 0 && self.msr_deltas != 0);
-        pending && (!self.config.out2_gates_irq || self.mcr & MCR_OUT2 != 0)
+            || (self.ier & IER_MSI != 0 && self.msr_deltas != 0)
     }
 
     /// Publishes the level (once per access or host call).
     fn update_irq(&mut self) {
-        let level = self.line();
+        let pending = self.any_pending();
+        let level = pending && (!self.config.out2_gates_irq || self.mcr & MCR_OUT2 != 0);
         match self.irq.set_level(level) {
             Ok(LineChange::Raised) => {
                 self.irq_serviced = false;
@@ -808,6 +827,7 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             && self.mcr & MCR_LOOP == 0
             && self.tx.is_empty();
         self.lsr_cached = self.lsr();
+        self.none_pending = !pending;
     }
 
     fn irq_failed(&mut self, e: &T::E) {
