@@ -412,6 +412,9 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
         self.pending_reply = Some(byte);
     }
 
+    // Out of line: inlined, it made every controller command (0xFE reset
+    // included) pay for its register saves.
+    #[inline(never)]
     fn keyboard_receive(&mut self, byte: u8) {
         let answer = self.kbd.receive(byte);
         if answer.unknown {
@@ -427,7 +430,11 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
         let reply = answer.reply.as_slice();
         let room = OUTPUT_CAPACITY.saturating_sub(self.queued());
         let take = reply.len().min(room);
-        self.kbd_queue.extend(reply.iter().copied().take(take));
+        // At most three bytes: a plain loop costs a fraction of the generic
+        // iterator extend.
+        for &b in reply.iter().take(take) {
+            self.kbd_queue.push_back(b);
+        }
         if take < reply.len() {
             self.events.output_dropped(reply.len() - take);
         }
