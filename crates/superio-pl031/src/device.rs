@@ -509,8 +509,10 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     fn dr(&mut self) -> u32 {
         let now = self.last_now;
         if let Some((start, dr)) = self.second {
-            // Wrapping: a clock before `start` gives a huge difference.
-            if now.wrapping_sub(start) < NANOS_PER_SEC {
+            // Not a wrapping difference: for a second that began in the last
+            // second of the u64 clock, a clock that went back to near zero
+            // would wrap to a small difference and read the stale value.
+            if now.checked_sub(start).is_some_and(|d| d < NANOS_PER_SEC) {
                 return dr;
             }
         }

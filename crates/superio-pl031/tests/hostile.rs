@@ -243,3 +243,20 @@ fn test_hostile_refusing_sink_storm_logs_only_at_powers_of_two() {
     );
     assert_eq!(superio_pl031::Clock::now_ns(dev.clock()), (T0 + 1) * NS);
 }
+
+#[test]
+fn test_regression_dr_cache_wrapping_compare_after_jump_from_clock_top_to_zero() {
+    // Found by the pl031_ops fuzz target: RTCDR was cached with the clock
+    // time its second began, and the cache was compared with a wrapping
+    // difference. A second that began within the last second of the u64
+    // clock, then a clock set back to 0, wrapped to a small difference and
+    // RTCDR read the stale value instead of the counter at 0 (which is 0 s,
+    // for a fresh device: the counter is the clock modulo 2^32 s).
+    const PERIOD_NS: u64 = (1 << 32) * NS;
+    let top = u64::MAX - 0x00FF_5252;
+    let mut rig = Rig::at_ns(top);
+    let expected_top = ((top % PERIOD_NS) / NS) as u32;
+    assert_eq!(rig.rd(DR), expected_top);
+    rig.clock.set_ns(0);
+    assert_eq!(rig.rd(DR), 0, "the counter after the clock went back to 0");
+}
