@@ -122,6 +122,8 @@ pub struct Uart16550<T: Trigger, EV: SerialEvents = NoEvents, W: Write = io::Sin
     budget: Option<OutputBudget>,
     irq: IrqLine<T>,
     irq_errors: u64,
+    /// Failed sink writes and flushes, for rate-limited logging.
+    output_errors: u64,
     events: EV,
     out: W,
 }
@@ -172,6 +174,7 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             budget: config.output_budget,
             irq: IrqLine::new(trigger),
             irq_errors: 0,
+            output_errors: 0,
             events,
             out,
         };
@@ -714,8 +717,7 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
                     io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
                 ) => {}
             Err(e) => {
-                log::debug!("uart16550: output flush failed: {e}");
-                self.events.output_error(e.kind());
+                self.output_failed("flush", &e);
             }
         }
     }
@@ -762,11 +764,7 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
                     }
                 }
                 Err(e) => {
-                    log::debug!(
-                        "uart16550: output sink failed, {} bytes dropped: {e}",
-                        rest.len()
-                    );
-                    self.events.output_error(e.kind());
+                    self.output_failed("write", &e);
                     self.events.tx_lost_bytes(rest.len());
                     return (buf.len(), false);
                 }
@@ -828,6 +826,21 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             && self.tx.is_empty();
         self.lsr_cached = self.lsr();
         self.none_pending = !pending;
+    }
+
+    /// Counts a failed sink write or flush and logs it at powers of two
+    /// only: the guest sets the rate (one sink call per THR write), so a
+    /// line per failure would let it flood the host's log through a broken
+    /// sink.
+    fn output_failed(&mut self, what: &str, e: &io::Error) {
+        self.output_errors = self.output_errors.saturating_add(1);
+        self.events.output_error(e.kind());
+        if self.output_errors.is_power_of_two() {
+            log::debug!(
+                "uart16550: output {what} failed: {e} (seen {} times)",
+                self.output_errors
+            );
+        }
     }
 
     fn irq_failed(&mut self, e: &T::E) {
