@@ -9,7 +9,9 @@ import { parseArgs } from "node:util";
 import { runGuest, loadAddon } from "./lib/machine.mjs";
 
 const usage = `usage: guest-run [options]
-  --device superio|v86     who serves COM1 and the i8042 (default superio)
+  --device superio|vm-superio|v86
+                           who serves COM1 and the i8042 (default superio;
+                           vm-superio: vm-superio 0.8.2's Serial on COM1, our i8042)
   --cmdline-extra STR      appended to the kernel command line
   --input FILE             bytes typed into ttyS0 once the guest is ready
   --wait-for STR           output that means "ready" (default "guest# ")
@@ -49,13 +51,13 @@ if (args.help) {
     console.log(usage);
     process.exit(0);
 }
-if (!["superio", "v86"].includes(args.device) || !["all", "refill", "paced"].includes(args.push)) {
+if (!["superio", "vm-superio", "v86"].includes(args.device) || !["all", "refill", "paced"].includes(args.push)) {
     console.error(`guest-run: bad --device or --push\n${usage}`);
     process.exit(64);
 }
 
 let addon = null;
-if (args.device === "superio") {
+if (args.device !== "v86") {
     const loaded = loadAddon();
     if (!loaded.addon) {
         console.error(`guest-run: ${loaded.reason} (build it with scripts/linux-tests or see the README)`);

@@ -231,6 +231,127 @@ pub struct DeviceCounters {
 }
 
 type Uart = Uart16550<Rc<LineRecorder>, UartEvents, TxBuffer>;
+
+/// What the bridge needs from the device serving COM1, so that benchmarks can
+/// put rust-vmm vm-superio 0.8.2's `Serial` under the same guest and harness
+/// ([`Bridge::with_serial`]); the method names are our UART's.
+trait ComPort {
+    fn read(&mut self, reg: u8) -> u8;
+    fn write(&mut self, reg: u8, value: u8);
+    fn enqueue_raw_bytes(&mut self, input: &[u8]) -> Result<usize, ()>;
+    fn fifo_capacity(&self) -> usize;
+    fn end_tx_burst(&mut self);
+    fn drain_tx(&mut self) -> usize;
+    fn tx_pending(&self) -> usize;
+    fn events(&self) -> &UartEvents;
+    fn writer(&self) -> &TxBuffer;
+    fn writer_mut(&mut self) -> &mut TxBuffer;
+}
+
+impl ComPort for Uart {
+    fn read(&mut self, reg: u8) -> u8 {
+        Uart16550::read(self, reg)
+    }
+    fn write(&mut self, reg: u8, value: u8) {
+        Uart16550::write(self, reg, value);
+    }
+    fn enqueue_raw_bytes(&mut self, input: &[u8]) -> Result<usize, ()> {
+        Uart16550::enqueue_raw_bytes(self, input).map_err(|_| ())
+    }
+    fn fifo_capacity(&self) -> usize {
+        Uart16550::fifo_capacity(self)
+    }
+    fn end_tx_burst(&mut self) {
+        Uart16550::end_tx_burst(self);
+    }
+    fn drain_tx(&mut self) -> usize {
+        Uart16550::drain_tx(self)
+    }
+    fn tx_pending(&self) -> usize {
+        Uart16550::tx_pending(self)
+    }
+    fn events(&self) -> &UartEvents {
+        Uart16550::events(self)
+    }
+    fn writer(&self) -> &TxBuffer {
+        Uart16550::writer(self)
+    }
+    fn writer_mut(&mut self) -> &mut TxBuffer {
+        Uart16550::writer_mut(self)
+    }
+}
+
+/// vm-superio's interrupt: it fires an edge per event and never lowers, so
+/// each `trigger` is replayed to v86's PIC as a pulse (rise, then fall), the
+/// way an irqfd delivers it to KVM's PIC.
+#[derive(Debug)]
+struct VmSuperioPulse(Rc<LineRecorder>);
+
+impl vm_superio::Trigger for VmSuperioPulse {
+    type E = Infallible;
+
+    fn trigger(&self) -> Result<(), Infallible> {
+        self.0.set(true);
+        self.0.set(false);
+        Ok(())
+    }
+}
+
+/// vm-superio's events, reported into the same counters as ours.
+#[derive(Debug)]
+struct VmSuperioEvents(Rc<UartEvents>);
+
+impl vm_superio::serial::SerialEvents for VmSuperioEvents {
+    fn buffer_read(&self) {}
+    fn out_byte(&self) {}
+    fn tx_lost_byte(&self) {
+        self.0.tx_lost_byte();
+    }
+    fn in_buffer_empty(&self) {
+        self.0.in_buffer_empty();
+    }
+}
+
+/// vm-superio 0.8.2's `Serial` behind [`ComPort`].
+#[derive(Debug)]
+struct VmSuperioCom {
+    serial: vm_superio::Serial<VmSuperioPulse, VmSuperioEvents, TxBuffer>,
+    events: Rc<UartEvents>,
+}
+
+impl ComPort for VmSuperioCom {
+    fn read(&mut self, reg: u8) -> u8 {
+        self.serial.read(reg)
+    }
+    fn write(&mut self, reg: u8, value: u8) {
+        // Its only errors are a full output buffer (the byte is lost and
+        // counted through `tx_lost_byte`) and interrupt failures (none here).
+        let _ = self.serial.write(reg, value);
+    }
+    fn enqueue_raw_bytes(&mut self, input: &[u8]) -> Result<usize, ()> {
+        self.serial.enqueue_raw_bytes(input).map_err(|_| ())
+    }
+    fn fifo_capacity(&self) -> usize {
+        self.serial.fifo_capacity()
+    }
+    // vm-superio writes and flushes each byte at once: no burst, no backlog.
+    fn end_tx_burst(&mut self) {}
+    fn drain_tx(&mut self) -> usize {
+        0
+    }
+    fn tx_pending(&self) -> usize {
+        0
+    }
+    fn events(&self) -> &UartEvents {
+        &self.events
+    }
+    fn writer(&self) -> &TxBuffer {
+        self.serial.writer()
+    }
+    fn writer_mut(&mut self) -> &mut TxBuffer {
+        self.serial.writer_mut()
+    }
+}
 type Kbd = I8042<Rc<LineRecorder>, Rc<ResetLatch>>;
 
 /// One COM1 and one i8042, driven by a v86 guest.
@@ -254,7 +375,7 @@ type Kbd = I8042<Rc<LineRecorder>, Rc<ResetLatch>>;
 /// ```
 #[napi]
 pub struct Bridge {
-    uart: Uart,
+    uart: Box<dyn ComPort>,
     kbd: Kbd,
     com1: Rc<LineRecorder>,
     irq1: Rc<LineRecorder>,
@@ -291,31 +412,41 @@ impl Bridge {
     /// A UART with PC defaults (64-byte FIFOs, OUT2 gates IRQ 4) and an i8042.
     #[napi(constructor)]
     pub fn new() -> Self {
-        let com1 = Rc::new(LineRecorder::default());
-        let irq1 = Rc::new(LineRecorder::default());
-        let irq12 = Rc::new(LineRecorder::default());
-        let reset = Rc::new(ResetLatch::default());
-        let uart = Uart16550::with_config(
-            Config::default(),
-            Rc::clone(&com1),
-            UartEvents::default(),
-            TxBuffer::default(),
-        );
-        let kbd =
-            I8042::new(Rc::clone(&irq1), Rc::clone(&reset)).with_aux_interrupt(Rc::clone(&irq12));
-        Self {
-            uart,
-            kbd,
-            com1,
-            irq1,
-            irq12,
-            reset,
-            input: Vec::new(),
-            input_pos: 0,
-            policy: PushPolicy::All,
-            bytes_to_guest: 0,
-            tx_burst: false,
-            burst_budget: BURST_LIMIT,
+        Self::with_com1(|com1| {
+            Box::new(Uart16550::with_config(
+                Config::default(),
+                com1,
+                UartEvents::default(),
+                TxBuffer::default(),
+            ))
+        })
+    }
+
+    /// Like [`Bridge::new`] with the named device on COM1: `"superio"` (our
+    /// UART) or `"vm-superio"` (rust-vmm vm-superio 0.8.2's `Serial`, its
+    /// edge trigger replayed as a pulse), for side-by-side benchmarks. The
+    /// i8042 is ours either way. From JavaScript: `Bridge.withSerial(name)`.
+    ///
+    /// # Errors
+    /// An unknown device name.
+    #[napi(factory)]
+    pub fn with_serial(name: String) -> napi::Result<Self> {
+        match name.as_str() {
+            "superio" => Ok(Self::new()),
+            "vm-superio" => Ok(Self::with_com1(|com1| {
+                let events = Rc::new(UartEvents::default());
+                Box::new(VmSuperioCom {
+                    serial: vm_superio::Serial::with_events(
+                        VmSuperioPulse(com1),
+                        VmSuperioEvents(Rc::clone(&events)),
+                        TxBuffer::default(),
+                    ),
+                    events,
+                })
+            })),
+            other => Err(napi::Error::from_reason(format!(
+                "unknown serial device {other:?} (superio or vm-superio)"
+            ))),
         }
     }
 
@@ -516,6 +647,31 @@ fn key_error(e: superio_i8042::I8042Error) -> napi::Error {
 }
 
 impl Bridge {
+    /// A bridge whose COM1 device `make_uart` builds around the COM1 line.
+    fn with_com1(make_uart: impl FnOnce(Rc<LineRecorder>) -> Box<dyn ComPort>) -> Self {
+        let com1 = Rc::new(LineRecorder::default());
+        let irq1 = Rc::new(LineRecorder::default());
+        let irq12 = Rc::new(LineRecorder::default());
+        let reset = Rc::new(ResetLatch::default());
+        let uart = make_uart(Rc::clone(&com1));
+        let kbd =
+            I8042::new(Rc::clone(&irq1), Rc::clone(&reset)).with_aux_interrupt(Rc::clone(&irq12));
+        Self {
+            uart,
+            kbd,
+            com1,
+            irq1,
+            irq12,
+            reset,
+            input: Vec::new(),
+            input_pos: 0,
+            policy: PushPolicy::All,
+            bytes_to_guest: 0,
+            tx_burst: false,
+            burst_budget: BURST_LIMIT,
+        }
+    }
+
     /// Takes the guest's output collected so far, and retries output the
     /// UART held back while the buffer was full.
     pub fn take_output_bytes(&mut self) -> Vec<u8> {
@@ -836,5 +992,37 @@ mod tests {
         let mut b = Bridge::new();
         assert!(b.press_key(0xFFFF_FFFF).is_err());
         assert!(b.press_key(KEY_A).is_ok());
+    }
+
+    #[test]
+    fn test_with_serial_vm_superio_thri_enable_reports_one_pulse() {
+        let mut b = Bridge::with_serial("vm-superio".into()).unwrap();
+        b.uart_write(MCR, MCR_OUT2);
+        // vm-superio triggers THRE at once; its edge arrives as rise + fall.
+        assert_eq!(com1(b.uart_write(IER, IER_ETBEI)), (2, false));
+    }
+
+    #[test]
+    fn test_with_serial_vm_superio_transmits_and_receives() {
+        let mut b = Bridge::with_serial("vm-superio".into()).unwrap();
+        b.uart_write(FCR, FCR_FIFO_ENABLE);
+        b.uart_write(THR, u32::from(b'A'));
+        assert_eq!(b.take_output_bytes(), b"A");
+        b.set_input_bytes(b"z", PushPolicy::All).unwrap();
+        assert_eq!(b.uart_read(LSR) & LSR_DR, LSR_DR);
+        assert_eq!(b.uart_read(RBR) & 0xFF, u32::from(b'z'));
+    }
+
+    #[test]
+    fn test_with_serial_superio_is_our_uart() {
+        let mut b = Bridge::with_serial("superio".into()).unwrap();
+        b.uart_write(MCR, MCR_OUT2);
+        // Ours publishes a level: one rise, staying high.
+        assert_eq!(com1(b.uart_write(IER, IER_ETBEI)), (1, true));
+    }
+
+    #[test]
+    fn test_with_serial_unknown_name_is_error() {
+        assert!(Bridge::with_serial("pl011".into()).is_err());
     }
 }

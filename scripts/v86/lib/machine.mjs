@@ -60,7 +60,7 @@ export function loadAddon(file = defaultAddonPath()) {
 
 /**
  * Runs one guest.
- * opts: device ("superio"|"v86"), cmdlineExtra, input (Buffer|null), push
+ * opts: device ("superio"|"vm-superio"|"v86"), cmdlineExtra, input (Buffer|null), push
  * ("all"|"refill"|"paced"), waitFor (string that marks "shell ready"),
  * ctrlAltDelAfter (seconds after ready, or null), timeout (seconds),
  * memoryMiB, onOutput(Buffer), stats (bool), imageDir, addon.
@@ -138,7 +138,7 @@ export async function runGuest(opts) {
                 stats.hookPhasePort(cpu, PHASE_PORT, () => (backend ? backend.counters() : null));
                 backend = device === "v86"
                     ? new V86Devices(emulator, cpu, stats, onOutput)
-                    : new SuperioDevices(opts.addon, cpu, stats, onOutput);
+                    : new SuperioDevices(opts.addon, cpu, stats, onOutput, device);
                 // Every reset path of v86 ends here: a reset we did not ask
                 // for through the i8042 is reported as such. The CPU is reset
                 // for real (as the i8042's reset line does), so it does not
@@ -216,9 +216,11 @@ class Watcher {
 
 /** superio's UART and i8042 behind the napi bridge. */
 class SuperioDevices {
-    constructor(addon, cpu, stats, onOutput) {
+    constructor(addon, cpu, stats, onOutput, serial = "superio") {
         if (!addon) throw new Error("the superio device backend needs the napi addon");
-        this.bridge = new addon.Bridge();
+        // "vm-superio": rust-vmm vm-superio 0.8.2's Serial on COM1 (our i8042
+        // stays), for side-by-side benchmarks (scripts/bench).
+        this.bridge = serial === "superio" ? new addon.Bridge() : addon.Bridge.withSerial(serial);
         this.cpu = cpu;
         this.onOutput = onOutput;
         this.resetCb = null;
