@@ -86,6 +86,7 @@ pub struct KeyboardState {
     /// Typematic byte (0..=0x7F).
     pub typematic: u8,
     /// A command waiting for its parameter: 0xED, 0xF3 or 0xF0.
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "Option::deserialize"))]
     pub awaiting: Option<u8>,
     /// The last byte sent (for 0xFE).
     pub last_sent: u8,
@@ -118,10 +119,13 @@ pub struct I8042State {
     pub last_write_was_command: bool,
     /// A controller command waiting for its data byte on port 0x60:
     /// 0x60..=0x7F, 0xD1, 0xD2, 0xD3 or 0xD4.
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "Option::deserialize"))]
     pub awaiting_data: Option<u8>,
     /// The output buffer (OBF is set when `Some`).
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "Option::deserialize"))]
     pub output_buffer: Option<OutputByte>,
     /// A controller reply waiting for the output buffer to empty.
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "Option::deserialize"))]
     pub pending_reply: Option<OutputByte>,
     /// What a read of port 0x60 returns while OBF is clear (the last byte read).
     pub last_read: u8,

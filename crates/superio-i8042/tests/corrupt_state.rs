@@ -262,6 +262,28 @@ mod json {
         }
     }
 
+    /// Regression: serde accepts a missing `Option` field as `None`, so an
+    /// edited snapshot without `output_buffer` silently dropped the byte the
+    /// guest had not read yet. Every optional field must be present (as
+    /// `null` when empty).
+    #[test]
+    fn test_regression_corrupt_state_missing_optional_fields_are_refused() {
+        for field in ["awaiting_data", "output_buffer", "pending_reply"] {
+            let mut v = json();
+            v.as_object_mut().unwrap().remove(field);
+            let err = serde_json::from_value::<I8042State>(v).unwrap_err();
+            assert!(err.to_string().contains(field), "{field}: {err}");
+        }
+        let mut v = json();
+        v["keyboard"].as_object_mut().unwrap().remove("awaiting");
+        let err = serde_json::from_value::<I8042State>(v).unwrap_err();
+        assert!(err.to_string().contains("awaiting"), "{err}");
+        // Explicit nulls are still a valid, empty field.
+        let mut v = json();
+        v["output_buffer"] = serde_json::Value::Null;
+        serde_json::from_value::<I8042State>(v).unwrap();
+    }
+
     #[test]
     fn test_corrupt_state_ram_of_wrong_length_is_refused() {
         // The 8042 has 32 bytes of RAM (CTR + 31): 31 and 33 must not parse.

@@ -242,6 +242,7 @@ pub struct Uart16550State {
     /// Guest output the sink has not taken yet, oldest first.
     pub tx_fifo: Vec<u8>,
     /// Remaining output budget, if one is set.
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "Option::deserialize"))]
     pub output_budget: Option<OutputBudget>,
 }
 

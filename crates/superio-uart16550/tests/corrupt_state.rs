@@ -309,6 +309,9 @@ mod json {
             "rx_breaks",
             "tx_fifo",
             "thri_pending",
+            // Regression: a missing Option field was taken as `None`, so an
+            // edited snapshot could silently drop the guest's output budget.
+            "output_budget",
         ] {
             let mut v = busy();
             v.as_object_mut().unwrap().remove(field);
