@@ -17,153 +17,15 @@
 //! counters as JSON (for valgrind/strace); `SUPERIO_BENCH_COUNT=list` lists
 //! the cases.
 
-use std::cell::Cell;
 use std::hint::black_box;
-use std::io;
-use std::rc::Rc;
-use std::time::Duration;
+use superio_bench_support::{irq_counters, no_counters, run_main, Case, Counter, CountingEventFd};
 
-use criterion::{Criterion, Throughput};
 use superio_i8042::{
     Key, CMD_PULSE_RESET, DATA_REG, I8042, KBD_CMD_ENABLE, STATUS_COMMAND_REG, STR_IBF, STR_OBF,
 };
-use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 /// Accesses per batch for the single-register cases.
 const BATCH: u64 = 64;
-
-// ---------------------------------------------------------------------------
-// Harness (the same in every device crate's bench).
-// ---------------------------------------------------------------------------
-
-/// A shared call counter.
-#[derive(Clone, Default)]
-struct Counter(Rc<Cell<u64>>);
-
-impl Counter {
-    fn inc(&self) {
-        self.0.set(self.0.get() + 1);
-    }
-    fn get(&self) -> u64 {
-        self.0.get()
-    }
-}
-
-/// A real non-blocking `EventFd` (what a VMM registers as an irqfd) that also
-/// counts the calls a device makes on it.
-struct CountingEventFd {
-    fd: EventFd,
-    raises: Counter,
-    lowers: Counter,
-}
-
-impl CountingEventFd {
-    fn new() -> Self {
-        Self {
-            fd: EventFd::new(EFD_NONBLOCK).unwrap(),
-            raises: Counter::default(),
-            lowers: Counter::default(),
-        }
-    }
-    fn counters(&self) -> (Counter, Counter) {
-        (self.raises.clone(), self.lowers.clone())
-    }
-}
-
-impl superio_core::Trigger for CountingEventFd {
-    type E = io::Error;
-    fn trigger(&self) -> io::Result<()> {
-        self.raises.inc();
-        self.fd.write(1)
-    }
-    fn lower(&self) -> io::Result<()> {
-        self.lowers.inc();
-        Ok(())
-    }
-}
-
-/// Reads a case's cumulative counters (name, count).
-type Counters = Box<dyn Fn() -> Vec<(&'static str, u64)>>;
-
-/// One workload on one system: `run` performs a batch of `units`.
-struct Case {
-    group: &'static str,
-    system: &'static str,
-    units: u64,
-    unit: &'static str,
-    run: Box<dyn FnMut()>,
-    counters: Counters,
-}
-
-fn no_counters() -> Counters {
-    Box::new(Vec::new)
-}
-
-#[allow(dead_code)] // The harness is the same in every bench; not every one uses this.
-fn irq_counters(raises: Counter, lowers: Counter) -> Counters {
-    Box::new(move || vec![("irq_raise", raises.get()), ("irq_lower", lowers.get())])
-}
-
-/// Runs the cases under criterion, or one case in counting mode.
-fn run_main(mut cases: Vec<Case>) {
-    if let Ok(sel) = std::env::var("SUPERIO_BENCH_COUNT") {
-        if sel == "list" {
-            for c in &cases {
-                println!("{}|{}|{}|{}", c.group, c.system, c.units, c.unit);
-            }
-            return;
-        }
-        let iters: u64 = std::env::var("SUPERIO_BENCH_ITERS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(1000);
-        let case = cases
-            .iter_mut()
-            .find(|c| format!("{}|{}", c.group, c.system) == sel)
-            .unwrap_or_else(|| panic!("no case {sel}"));
-        for _ in 0..iters {
-            (case.run)();
-        }
-        let counters: Vec<String> = (case.counters)()
-            .iter()
-            .map(|(k, v)| format!("\"{k}\":{v}"))
-            .collect();
-        println!(
-            "{{\"group\":\"{}\",\"system\":\"{}\",\"iters\":{iters},\"units\":{},\"unit\":\"{}\",\"counters\":{{{}}}}}",
-            case.group,
-            case.system,
-            case.units,
-            case.unit,
-            counters.join(",")
-        );
-        return;
-    }
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(20)
-        .configure_from_args();
-    let mut groups: Vec<&'static str> = cases.iter().map(|c| c.group).collect();
-    groups.dedup();
-    for group in groups {
-        let mut g = c.benchmark_group(group);
-        for case in cases.iter_mut().filter(|c| c.group == group) {
-            g.throughput(Throughput::Elements(case.units));
-            let run = &mut case.run;
-            g.bench_function(case.system, |b| b.iter(&mut *run));
-        }
-        g.finish();
-    }
-    c.final_summary();
-}
-
-impl vm_superio::Trigger for CountingEventFd {
-    type E = io::Error;
-    fn trigger(&self) -> io::Result<()> {
-        self.raises.inc();
-        self.fd.write(1)
-    }
-}
 
 // ---------------------------------------------------------------------------
 // i8042 cases.
