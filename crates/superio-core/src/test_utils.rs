@@ -324,3 +324,64 @@ mod tests {
         assert_eq!(sink.data(), b"abcdef");
     }
 }
+
+/// Counting log records, for tests that a guest cannot flood the host's log.
+///
+/// [`log_count::records`] installs a process-wide logger (once) that counts
+/// every record by target, per thread, so tests running in parallel threads
+/// each see only their own records.
+///
+/// ```
+/// use superio_core::test_utils::log_count;
+///
+/// let before = log_count::records("my_crate");
+/// log::warn!(target: "my_crate::device", "something odd");
+/// log::warn!(target: "other_crate", "not counted");
+/// assert_eq!(log_count::records("my_crate") - before, 1);
+/// ```
+pub mod log_count {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    thread_local! {
+        static RECORDS: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    }
+
+    struct Counter;
+
+    impl log::Log for Counter {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            RECORDS.with(|r| {
+                let mut r = r.borrow_mut();
+                match r.get_mut(record.target()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        r.insert(record.target().to_owned(), 1);
+                    }
+                }
+            });
+        }
+        fn flush(&self) {}
+    }
+
+    static COUNTER: Counter = Counter;
+
+    /// Installs the counting logger (if no logger is installed yet) and
+    /// returns how many records this thread has logged with a target that
+    /// starts with `target_prefix` (e.g. a crate name such as
+    /// `superio_uart16550`).
+    pub fn records(target_prefix: &str) -> u64 {
+        let _ = log::set_logger(&COUNTER);
+        log::set_max_level(log::LevelFilter::Trace);
+        RECORDS.with(|r| {
+            r.borrow()
+                .iter()
+                .filter(|(target, _)| target.starts_with(target_prefix))
+                .map(|(_, n)| *n)
+                .sum()
+        })
+    }
+}

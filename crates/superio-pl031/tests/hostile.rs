@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use superio_core::test_utils::log_count;
 use superio_core::BusDevice;
 
 /// RTCIMSC / RTCICR bit 0 (TRM Table 3.1).
@@ -166,52 +167,20 @@ fn test_hostile_lr_churn_keeps_deadline_exact() {
     assert_eq!(rig.irq.raises(), 0);
 }
 
-/// A logger counting this crate's records per thread, so tests running in
-/// parallel do not see each other's records.
-mod log_count {
-    use std::cell::Cell;
-
-    thread_local! {
-        static RECORDS: Cell<u64> = const { Cell::new(0) };
-    }
-
-    struct Counter;
-
-    impl log::Log for Counter {
-        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-            true
-        }
-        fn log(&self, record: &log::Record<'_>) {
-            if record.target().starts_with("superio_pl031") {
-                RECORDS.with(|c| c.set(c.get() + 1));
-            }
-        }
-        fn flush(&self) {}
-    }
-
-    static COUNTER: Counter = Counter;
-
-    /// Installs the counter (once per process) and returns this thread's count.
-    pub(crate) fn records() -> u64 {
-        let _ = log::set_logger(&COUNTER);
-        log::set_max_level(log::LevelFilter::Trace);
-        RECORDS.with(Cell::get)
-    }
-}
-
 #[test]
 fn test_hostile_invalid_access_flood_logs_only_at_powers_of_two() {
     // Two million undecoded accesses must not become two million log lines:
     // one record at each power of two, 2^0 ..= 2^20, i.e. 21.
+    use superio_core::test_utils::log_count;
     use superio_core::test_utils::RecordingIrq;
     use superio_pl031::{ManualClock, Pl031};
     let mut dev = Pl031::with_clock(RecordingIrq::new(), ManualClock::from_secs(T0));
-    let before = log_count::records();
+    let before = log_count::records("superio_pl031");
     for _ in 0..1_000_000 {
         dev.read(0x020);
         dev.write(0x024, 1);
     }
-    assert_eq!(log_count::records() - before, 21);
+    assert_eq!(log_count::records("superio_pl031") - before, 21);
     assert_eq!(dev.read(DR as u32), T0 as u32, "the counter is unaffected");
 }
 
@@ -231,12 +200,12 @@ fn test_hostile_refusing_sink_storm_logs_only_at_powers_of_two() {
     clock.advance(Duration::from_secs(1));
     assert_eq!(dev.read(RIS as u32), 1);
     irq.fail_next(u32::MAX);
-    let before = log_count::records();
+    let before = log_count::records("superio_pl031");
     for i in 0..100_000u32 {
         dev.write(IMSC as u32, (i + 1) & 1);
     }
     assert_eq!(dev.events().interrupt_errors(), 50_000);
-    assert_eq!(log_count::records() - before, 16);
+    assert_eq!(log_count::records("superio_pl031") - before, 16);
     assert!(
         !dev.interrupt().level(),
         "the refused raise never reached the sink"

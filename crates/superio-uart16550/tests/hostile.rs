@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use superio_core::test_utils::log_count;
 use superio_core::test_utils::{RecordingIrq, TestSink};
 use superio_uart16550::{BudgetAction, Config, OutputBudget, SerialMetrics, Uart16550};
 
@@ -333,39 +334,6 @@ fn test_hostile_loopback_flood_overruns_are_flagged_and_bounded() {
     assert_eq!(r.metrics.snapshot().rx_overruns, 1_000_000 - FIFO as u64);
 }
 
-/// A logger counting this crate's records per thread (tests run in
-/// parallel threads; each sees only its own records).
-mod log_count {
-    use std::cell::Cell;
-
-    thread_local! {
-        static RECORDS: Cell<u64> = const { Cell::new(0) };
-    }
-
-    struct Counter;
-
-    impl log::Log for Counter {
-        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-            true
-        }
-        fn log(&self, record: &log::Record<'_>) {
-            if record.target().starts_with("superio_uart16550") {
-                RECORDS.with(|c| c.set(c.get() + 1));
-            }
-        }
-        fn flush(&self) {}
-    }
-
-    static COUNTER: Counter = Counter;
-
-    /// Installs the counter (once per process) and returns this thread's count.
-    pub(crate) fn records() -> u64 {
-        let _ = log::set_logger(&COUNTER);
-        log::set_max_level(log::LevelFilter::Trace);
-        RECORDS.with(Cell::get)
-    }
-}
-
 #[test]
 fn test_regression_broken_sink_write_flood_logs_only_at_powers_of_two() {
     // A hard sink error drops the byte (counted); a guest writing 100 000
@@ -374,7 +342,7 @@ fn test_regression_broken_sink_write_flood_logs_only_at_powers_of_two() {
     let sink = TestSink::new();
     sink.set_error(Some(std::io::ErrorKind::BrokenPipe));
     let mut r = rig(Config::default(), sink);
-    let before = log_count::records();
+    let before = log_count::records("superio_uart16550");
     let n = 100_000u64;
     for i in 0..n {
         r.u.write(THR, pattern(i));
@@ -382,9 +350,9 @@ fn test_regression_broken_sink_write_flood_logs_only_at_powers_of_two() {
     assert_eq!(r.metrics.snapshot().bytes_lost, n);
     assert_eq!(r.metrics.snapshot().output_errors, n);
     assert!(
-        log_count::records() - before <= 17,
+        log_count::records("superio_uart16550") - before <= 17,
         "{} log records for {n} failed writes",
-        log_count::records() - before
+        log_count::records("superio_uart16550") - before
     );
 }
 
@@ -394,7 +362,7 @@ fn test_regression_broken_sink_flush_flood_is_counted_and_logged_rarely() {
     // (they reached the writer), each failure is counted, the log is not
     // flooded, and a WouldBlock flush is not a failure at all.
     let mut r = rig(Config::default(), TestSink::new());
-    let before = log_count::records();
+    let before = log_count::records("superio_uart16550");
     let n = 50_000u64;
     for i in 0..n {
         r.sink.set_error(None);
@@ -414,9 +382,9 @@ fn test_regression_broken_sink_flush_flood_is_counted_and_logged_rarely() {
     assert_eq!(r.metrics.snapshot().bytes_lost, 0);
     assert_eq!(r.metrics.snapshot().output_errors, n);
     assert!(
-        log_count::records() - before <= 16,
+        log_count::records("superio_uart16550") - before <= 16,
         "{}",
-        log_count::records() - before
+        log_count::records("superio_uart16550") - before
     );
 }
 
