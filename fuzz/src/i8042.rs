@@ -272,11 +272,7 @@ fn harness(
 }
 
 fn drive(mut h: Harness, c: &mut Cursor<'_>) {
-    let mut steps = 0;
-    while !c.is_empty() && steps < 4096 {
-        h.step(c);
-        steps += 1;
-    }
+    crate::run_steps(c, 4096, |c| h.step(c));
 }
 
 /// Runs the interpreter on `data`.

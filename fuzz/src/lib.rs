@@ -254,3 +254,13 @@ pub fn replay_seeds(target: &str, run: fn(&[u8])) -> usize {
     }
     n
 }
+
+/// Calls `step` until the input is used up or `max_steps` steps were taken
+/// (the bound keeps one input's run short, so libFuzzer explores more inputs).
+pub fn run_steps(c: &mut Cursor<'_>, max_steps: usize, mut step: impl FnMut(&mut Cursor<'_>)) {
+    let mut steps = 0;
+    while !c.is_empty() && steps < max_steps {
+        step(c);
+        steps += 1;
+    }
+}

@@ -361,11 +361,7 @@ pub fn run_ops(data: &[u8]) {
 }
 
 fn drive(mut h: Harness, c: &mut Cursor<'_>) {
-    let mut steps = 0;
-    while !c.is_empty() && steps < 4096 {
-        h.step(c);
-        steps += 1;
-    }
+    crate::run_steps(c, 4096, |c| h.step(c));
 }
 
 /// Feeds `data` to the state deserializer and `from_state`, then drives an

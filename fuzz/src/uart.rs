@@ -363,11 +363,7 @@ fn config(c: &mut Cursor<'_>) -> Config {
 }
 
 fn drive(mut h: Harness, c: &mut Cursor<'_>) {
-    let mut steps = 0;
-    while !c.is_empty() && steps < 2048 {
-        h.step(c);
-        steps += 1;
-    }
+    crate::run_steps(c, 2048, |c| h.step(c));
     h.finish();
 }
 
