@@ -64,6 +64,7 @@
 
 mod events;
 pub mod regs;
+mod ring;
 mod state;
 mod uart;
 

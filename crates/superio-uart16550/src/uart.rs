@@ -7,6 +7,7 @@ use superio_core::{ByteRegisters, IrqLine, LineChange, Trigger};
 
 use crate::events::{NoEvents, SerialEvents};
 use crate::regs::*;
+use crate::ring::RxRing;
 use crate::state::{
     BudgetAction, Config, InputError, OutputBudget, StateError, Uart16550State, STATE_VERSION,
 };
@@ -14,6 +15,15 @@ use crate::state::{
 /// How many times one sink write is retried after `ErrorKind::Interrupted`
 /// before the sink is treated as blocked.
 const MAX_INTERRUPTED_RETRIES: u32 = 8;
+
+/// A `read_cache` entry whose read takes the long way.
+const UNCACHED: u16 = 0x100;
+/// The RBR entry while a byte and no break is waiting: the read pops it, and
+/// only an emptied FIFO can change the level.
+const RBR_POPS: u16 = 0x200;
+/// The IIR entry while THRI alone is pending: the read reports and clears it.
+const IIR_CLEARS_THRI: u16 = 0x300;
+const NO_READS: [u16; 8] = [UNCACHED; 8];
 
 /// An emulated 16550A UART.
 ///
@@ -86,39 +96,52 @@ pub struct Uart16550<T: Trigger, EV: SerialEvents = NoEvents, W: Write = io::Sin
     modem_lines: u8,
     msr_deltas: u8,
     thri_pending: bool,
-    rx: VecDeque<u8>,
-    /// Absolute indices (counted with `rx_popped`) of break characters behind
-    /// the head of the RX FIFO, whose BI is revealed when they reach the head.
+    rx: RxRing,
+    /// Absolute indices (counted by `rx.popped()`) of break characters
+    /// behind the head of the RX FIFO, whose BI is revealed when they reach
+    /// the head.
     rx_breaks: VecDeque<u64>,
-    /// Bytes ever popped from `rx` (wrapping): gives `rx` entries absolute indices.
-    rx_popped: u64,
     tx: VecDeque<u8>,
-    /// THR writes since the last access to another register.
+    /// THR writes since the burst began (see `end_burst`).
     burst_len: usize,
     /// Bytes written to the sink since its last `flush()`.
     unflushed: bool,
     /// The guest read IIR while the published line was high, and no new edge
     /// has been sent since (see [`Config::rearm_edges`]).
     irq_serviced: bool,
+    // The fast-path caches below are derived, never snapshotted: every path
+    // that is not fast itself ends in `update_irq`, which recomputes them
+    // all, and each fast path keeps the ones it can affect right (or takes
+    // the slow path). A property test runs every sequence against a UART
+    // whose caches are disabled before each call.
     /// The last update published the level the registers give (the sink
-    /// accepted it). Derived, never snapshotted: while it holds, an access
-    /// that changes nothing the level depends on may skip the update, since
-    /// `IrqLine::set_level` would not call the sink anyway.
+    /// accepted it). While it is false every cache is disabled.
     irq_synced: bool,
-    /// A THR write may take `write_thr_fast`: the FIFOs are on, DLAB
-    /// and loopback are off, the TX FIFO is empty (`output` applies any
-    /// budget), and clearing THRI cannot change the published level. Recomputed by
-    /// every `update_irq`, i.e. after every access that is not fast itself.
-    thr_fast: bool,
-    /// `lsr()` as of the last `update_irq`. While `irq_synced` holds it is
-    /// current: the fast paths change no input of LSR (the FIFOs' emptiness,
-    /// breaks, errors, FCR) without calling `update_irq`.
-    lsr_cached: u8,
-    /// No enabled interrupt was pending at the last `update_irq`. While
-    /// `irq_synced` holds this stays true until the next update: the fast
-    /// paths only clear THRI, raise it while IER masks it, or pop the RX
-    /// FIFO without emptying it.
-    none_pending: bool,
+    /// Per register offset, what a read returns now if it has no side
+    /// effect and needs no update: the value (< 0x100), or a marker for a
+    /// read with a known cheap effect ([`RBR_POPS`], [`IIR_CLEARS_THRI`]),
+    /// or [`UNCACHED`]. One table lookup is the whole cost of the common
+    /// polls (LSR, an idle IIR, MSR, IER).
+    read_cache: [u16; 8],
+    /// `read_cache` as the last update computed it for a closed burst (an
+    /// open burst with THRI enabled disables every entry, since a read must
+    /// end it); restored when `end_tx_burst` closes the burst.
+    read_values: [u16; 8],
+    /// THR writes may take `write`'s inline path while `burst_len` is below
+    /// this: a burst is open, FIFOs on, DLAB and loopback off, the TX FIFO
+    /// empty, no output budget, THRI already cleared and the sink already
+    /// unflushed, so a byte only has to reach the sink. 0 disables it.
+    thr_limit: usize,
+    /// A THR write may start a burst without an update: the TX side is as
+    /// for `thr_limit` and clearing THRI cannot change the level.
+    thr_start: bool,
+    /// The TX side allows the fast THR paths (FIFOs on, DLAB and loopback
+    /// off, TX FIFO empty, no budget); only the slow paths change these.
+    tx_path_ok: bool,
+    /// IER enables THRI and nothing but THRI can be pending until the next
+    /// update: ending a burst and the IIR read that clears THRI then move
+    /// the level by themselves without re-evaluating every source.
+    thri_only: bool,
     budget: Option<OutputBudget>,
     irq: IrqLine<T>,
     irq_errors: u64,
@@ -160,17 +183,19 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             modem_lines: RESET_MODEM_LINES,
             msr_deltas: 0,
             thri_pending: false,
-            rx: VecDeque::with_capacity(config.fifo_size()),
+            rx: RxRing::new(),
             rx_breaks: VecDeque::new(),
-            rx_popped: 0,
             tx: VecDeque::new(),
             burst_len: 0,
             unflushed: false,
             irq_serviced: false,
             irq_synced: false,
-            thr_fast: false,
-            lsr_cached: 0,
-            none_pending: false,
+            read_cache: NO_READS,
+            read_values: NO_READS,
+            thr_limit: 0,
+            thr_start: false,
+            tx_path_ok: false,
+            thri_only: false,
             budget: config.output_budget,
             irq: IrqLine::new(trigger),
             irq_errors: 0,
@@ -211,7 +236,7 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
         uart.modem_lines = state.modem_lines;
         uart.msr_deltas = state.msr_deltas;
         uart.thri_pending = state.thri_pending;
-        uart.rx.extend(state.rx_fifo.iter().copied());
+        uart.rx.extend(&state.rx_fifo);
         uart.rx_breaks
             .extend(state.rx_breaks.iter().map(|&i| u64::from(i)));
         uart.tx.extend(state.tx_fifo.iter().copied());
@@ -228,7 +253,7 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
     /// recorded as ended; call [`end_tx_burst`](Self::end_tx_burst) first if
     /// the sink buffers, so it is flushed before the VM is paused.
     pub fn state(&self) -> Uart16550State {
-        let base = self.rx_popped;
+        let base = self.rx.popped();
         Uart16550State {
             version: STATE_VERSION,
             dll: self.dll,
@@ -242,7 +267,7 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             modem_lines: self.modem_lines,
             msr_deltas: self.msr_deltas,
             thri_pending: self.thri_pending || (self.burst_len > 0 && self.tx.is_empty()),
-            rx_fifo: self.rx.iter().copied().collect(),
+            rx_fifo: self.rx.iter().collect(),
             rx_breaks: self
                 .rx_breaks
                 .iter()
@@ -290,59 +315,34 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
 
     /// A guest read of register `offset` (0–7; other offsets read 0xFF, as
     /// a floating bus does).
+    #[inline]
     pub fn read(&mut self, offset: u8) -> u8 {
-        // Ending an open output burst may raise THRI: harmless to the level
-        // while IER masks it or it is already pending.
-        let fast = self.irq_synced
-            && (self.burst_len == 0 || self.ier & IER_THRI == 0 || self.thri_pending);
-        // LSR first, on its own: the per-byte poll of every driver.
-        if offset == LSR && fast && self.lsr_errors == 0 {
-            self.end_burst();
-            return self.lsr_cached;
+        let cached = self
+            .read_cache
+            .get(usize::from(offset))
+            .copied()
+            .unwrap_or(UNCACHED);
+        match u8::try_from(cached) {
+            Ok(value) => value,
+            Err(_) => self.read_uncached(offset, cached),
         }
-        if fast {
-            self.end_burst();
-            // The other common reads, when they change nothing the interrupt
-            // level depends on (MSR's deltas, the RX FIFO's emptiness and
-            // breaks, THRI): the published level stays right.
-            match offset {
-                RBR if !self.dlab() && self.rx_breaks.is_empty() => return self.read_rbr_fast(),
-                MSR if self.msr_deltas == 0 => return self.modem_inputs(),
-                // The handler's last pass: what read_iir gives with nothing
-                // pending (the line is low, so nothing is marked serviced).
-                IIR if self.none_pending => {
-                    return if self.fifo_enabled() {
-                        IIR_FIFO_ENABLED | IIR_NO_INT
-                    } else {
-                        IIR_NO_INT
-                    };
-                }
-                IIR => {
-                    let iir = self.read_iir();
-                    if iir & (IIR_NO_INT | IIR_ID_MASK) == IIR_THRI {
-                        // THRI was pending and is now cleared.
-                        self.update_irq();
-                    }
-                    return iir;
-                }
-                IER if !self.dlab() => return self.ier,
-                LCR => return self.lcr,
-                MCR => return self.mcr,
-                SCR => return self.scr,
-                _ => {}
-            }
-        }
-        self.read_slow(offset)
     }
 
-    /// An RBR read with no break queued: no break can reach the head, so
-    /// the level can only change (RDI/CTI falling) if the RX FIFO empties.
+    /// `read` for the entries that are not plain values.
     #[inline(never)]
-    fn read_rbr_fast(&mut self) -> u8 {
-        let Some(byte) = self.rx.pop_front() else {
-            return 0;
-        };
-        self.rx_popped = self.rx_popped.wrapping_add(1);
+    fn read_uncached(&mut self, offset: u8, cached: u16) -> u8 {
+        match cached {
+            RBR_POPS => self.read_rbr_popping(),
+            IIR_CLEARS_THRI => self.read_iir_clearing_thri(),
+            _ => self.read_slow(offset),
+        }
+    }
+
+    /// An RBR read with a byte and no break queued (no burst to end): no
+    /// break can reach the head, so only an emptied FIFO changes anything
+    /// another cache depends on (DR, RDI/CTI).
+    fn read_rbr_popping(&mut self) -> u8 {
+        let byte = self.rx.pop().unwrap_or(0);
         self.events.buffer_read();
         if self.rx.is_empty() {
             self.events.in_buffer_empty();
@@ -351,11 +351,32 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
         byte
     }
 
+    /// An IIR read while THRI alone is pending (no burst to end): it reports
+    /// THRI and clears it, which leaves nothing pending.
+    fn read_iir_clearing_thri(&mut self) -> u8 {
+        self.thri_pending = false;
+        if self.irq.level() {
+            self.irq_serviced = true;
+        }
+        self.publish(false);
+        self.cache_thri_only(false, false);
+        self.fifo_bits() | IIR_THRI
+    }
+
+    /// Reads end an open output burst only while IER enables THRI: that
+    /// interrupt is all the end of a burst can show the guest. A polled
+    /// console (THRI masked, LSR read before every THR write) thus keeps one
+    /// burst per FIFO's worth, and its bytes share a flush.
+    fn end_burst_for_read(&mut self) {
+        if self.ier & IER_THRI != 0 {
+            self.end_burst();
+        }
+    }
+
     /// `read` for the accesses that may change the interrupt level.
-    #[inline(never)]
     fn read_slow(&mut self, offset: u8) -> u8 {
         let thri_before = self.thri_pending;
-        self.end_burst();
+        self.end_burst_for_read();
         if offset == IIR && self.irq_synced {
             // The interrupt handler's first read after a burst: ending the
             // burst raises THRI and this read clears it again. Only THRI
@@ -384,17 +405,53 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
     }
 
     /// A guest write of `value` to register `offset` (0–7; others are ignored).
+    #[inline]
     pub fn write(&mut self, offset: u8, value: u8) {
-        // `thr_fast` implies the FIFOs are on: capacity() is the FIFO size.
-        if offset == THR && self.thr_fast && self.burst_len < self.config.fifo_size() {
-            self.write_thr_fast(value);
+        // Inside a burst that `thr_limit` vouches for, a byte only has to
+        // reach the sink.
+        if offset == THR && self.burst_len < self.thr_limit {
+            self.burst_len += 1;
+            match self.out.write(&[value]) {
+                Ok(n) if n > 0 => self.events.out_bytes(1),
+                other => self.thr_write_trouble(value, other),
+            }
             return;
         }
-        self.write_slow(offset, value);
+        self.write_uncached(offset, value);
     }
 
-    /// `write` for everything but the common THR write.
+    /// The first THR write of a burst when `thr_start` vouches for it (the
+    /// same effects as `write_thr` then `update_irq`), else `write_slow`.
     #[inline(never)]
+    fn write_uncached(&mut self, offset: u8, value: u8) {
+        if offset != THR || self.burst_len != 0 || !self.thr_start {
+            self.write_slow(offset, value);
+            return;
+        }
+        self.thri_pending = false;
+        self.burst_len = 1;
+        if self.ier & IER_THRI != 0 {
+            // Every read must now end the burst first.
+            self.read_cache = NO_READS;
+        }
+        if self.send_one(value) {
+            // Queued behind a blocked sink: the TX side is no longer fast.
+            self.update_irq();
+        } else if self.unflushed {
+            self.thr_limit = self.config.fifo_size();
+        }
+    }
+
+    /// A sink write of the inline THR path did not simply take the byte.
+    #[cold]
+    #[inline(never)]
+    fn thr_write_trouble(&mut self, byte: u8, first: io::Result<usize>) {
+        if self.send_one_retry(byte, first) {
+            self.update_irq();
+        }
+    }
+
+    /// `write` for everything but the fast THR writes.
     fn write_slow(&mut self, offset: u8, value: u8) {
         match offset {
             DLL if self.dlab() => {
@@ -460,15 +517,14 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
     }
 
     fn read_rbr(&mut self) -> u8 {
-        let Some(byte) = self.rx.pop_front() else {
+        let Some(byte) = self.rx.pop() else {
             return 0;
         };
-        self.rx_popped = self.rx_popped.wrapping_add(1);
         self.events.buffer_read();
         if self.rx.is_empty() {
             self.rx_breaks.clear();
             self.events.in_buffer_empty();
-        } else if self.rx_breaks.front() == Some(&self.rx_popped) {
+        } else if self.rx_breaks.front() == Some(&self.rx.popped()) {
             // The next character is a break: it reaches the head, so BI shows.
             self.rx_breaks.pop_front();
             self.lsr_errors |= LSR_BI;
@@ -605,7 +661,6 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
 
     fn clear_rx(&mut self) {
         let had_data = !self.rx.is_empty();
-        self.rx_popped = self.rx_popped.wrapping_add(self.rx.len() as u64);
         self.rx.clear();
         self.rx_breaks.clear();
         if had_data {
@@ -655,22 +710,12 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
         self.send_byte(byte);
     }
 
-    /// [`write_thr`](Self::write_thr) when `thr_fast` says
-    /// its other branches cannot apply and the burst is below a FIFO's worth:
-    /// the same effects, but the interrupt level is only recomputed if the
-    /// byte had to be queued, because clearing THRI cannot change it.
-    fn write_thr_fast(&mut self, byte: u8) {
-        self.thri_pending = false;
-        self.burst_len += 1;
-        if self.send_byte(byte) {
-            // Queued behind a blocked sink: THR writes are no longer fast.
-            self.update_irq();
-        }
-    }
-
     /// Offers one THR byte to the sink (the TX FIFO being empty), queueing
     /// it if the sink pushes back. Returns whether it was queued.
     fn send_byte(&mut self, byte: u8) -> bool {
+        if self.budget.is_none() {
+            return self.send_one(byte);
+        }
         let (consumed, blocked) = self.output(&[byte]);
         if consumed == 0 && blocked {
             self.tx.push_back(byte);
@@ -680,10 +725,61 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
         false
     }
 
+    /// [`send_byte`](Self::send_byte) without an output budget: one sink
+    /// call when the sink takes the byte, which is nearly always.
+    #[inline]
+    fn send_one(&mut self, byte: u8) -> bool {
+        match self.out.write(&[byte]) {
+            Ok(n) if n > 0 => {
+                self.unflushed = true;
+                self.events.out_bytes(1);
+                false
+            }
+            other => self.send_one_retry(byte, other),
+        }
+    }
+
+    /// The rest of [`send_one`](Self::send_one) after the sink's answer
+    /// `first` was not a plain success: what `output` does for one byte
+    /// without a budget (retry `Interrupted`, queue on back-pressure, drop on
+    /// a hard error). Returns whether the byte was queued.
+    #[cold]
+    #[inline(never)]
+    fn send_one_retry(&mut self, byte: u8, first: io::Result<usize>) -> bool {
+        let mut answer = first;
+        let mut interrupted = 0;
+        loop {
+            match answer {
+                Ok(0) => break,
+                Ok(_) => {
+                    self.unflushed = true;
+                    self.events.out_bytes(1);
+                    return false;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    interrupted += 1;
+                    if interrupted > MAX_INTERRUPTED_RETRIES {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    self.output_failed("write", &e);
+                    self.events.tx_lost_bytes(1);
+                    return false;
+                }
+            }
+            answer = self.out.write(&[byte]);
+        }
+        self.tx.push_back(byte);
+        self.events.tx_blocked();
+        true
+    }
+
     /// Loopback: the transmitter feeds the receiver; the sink sees nothing.
     fn loop_byte(&mut self, byte: u8) {
         if self.rx.len() < self.capacity() {
-            self.rx.push_back(byte);
+            self.rx.push(byte);
         } else {
             self.lsr_errors |= LSR_OE;
             self.events.rx_overrun();
@@ -697,6 +793,7 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             return;
         }
         self.burst_len = 0;
+        self.thr_limit = 0;
         self.flush_sink();
         if self.tx.is_empty() {
             self.thri_pending = true;
@@ -790,23 +887,77 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
         self.tx.len()
     }
 
+    /// Whether MCR.OUT2 lets the interrupt out (always, unless the platform
+    /// gates it).
+    fn gate_open(&self) -> bool {
+        !self.config.out2_gates_irq || self.mcr & MCR_OUT2 != 0
+    }
+
     /// The interrupt level the device drives now.
     fn line(&self) -> bool {
-        self.any_pending() && (!self.config.out2_gates_irq || self.mcr & MCR_OUT2 != 0)
+        self.any_pending() && self.gate_open()
+    }
+
+    /// An enabled interrupt other than THRI is pending.
+    fn other_pending(&self) -> bool {
+        (self.ier & IER_RLSI != 0 && self.lsr_errors & LSR_ERROR_BITS != 0)
+            || (self.ier & IER_RDI != 0 && !self.rx.is_empty())
+            || (self.ier & IER_MSI != 0 && self.msr_deltas != 0)
     }
 
     /// `pending_interrupt().is_some()` without the priority encoding.
     fn any_pending(&self) -> bool {
-        (self.ier & IER_RLSI != 0 && self.lsr_errors & LSR_ERROR_BITS != 0)
-            || (self.ier & IER_RDI != 0 && !self.rx.is_empty())
-            || (self.ier & IER_THRI != 0 && self.thri_pending)
-            || (self.ier & IER_MSI != 0 && self.msr_deltas != 0)
+        self.other_pending() || (self.ier & IER_THRI != 0 && self.thri_pending)
     }
 
-    /// Publishes the level (once per access or host call).
+    fn fifo_bits(&self) -> u8 {
+        if self.fifo_enabled() {
+            IIR_FIFO_ENABLED
+        } else {
+            0
+        }
+    }
+
+    /// Publishes the level (once per access or host call) and recomputes
+    /// every fast-path cache.
     fn update_irq(&mut self) {
-        let pending = self.any_pending();
-        let level = pending && (!self.config.out2_gates_irq || self.mcr & MCR_OUT2 != 0);
+        let other = self.other_pending();
+        let thri = self.ier & IER_THRI != 0 && self.thri_pending;
+        let level = (other || thri) && self.gate_open();
+        self.publish(level);
+        if !self.irq_synced {
+            self.disable_fast_paths();
+            return;
+        }
+        self.tx_path_ok = self.fifo_enabled()
+            && self.lcr & LCR_DLAB == 0
+            && self.mcr & MCR_LOOP == 0
+            && self.tx.is_empty()
+            && self.budget.is_none();
+        // Clearing THRI (any THR write does) must leave the level alone.
+        self.thr_start = self.tx_path_ok && (!level || !thri);
+        self.thr_limit =
+            if self.tx_path_ok && self.burst_len > 0 && !self.thri_pending && self.unflushed {
+                self.config.fifo_size()
+            } else {
+                0
+            };
+        self.thri_only = !other && self.ier & IER_THRI != 0;
+        self.read_values = self.register_values(other || thri);
+        let mut reads = NO_READS;
+        if self.burst_len == 0 || self.ier & IER_THRI == 0 {
+            reads = self.read_values;
+            if self.thri_only && thri {
+                if let Some(iir) = reads.get_mut(usize::from(IIR)) {
+                    *iir = IIR_CLEARS_THRI;
+                }
+            }
+        }
+        self.read_cache = reads;
+    }
+
+    /// Hands `level` to the interrupt sink and notes whether it took it.
+    fn publish(&mut self, level: bool) {
         match self.irq.set_level(level) {
             Ok(LineChange::Raised) => {
                 self.irq_serviced = false;
@@ -816,16 +967,79 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             Err(e) => self.irq_failed(&e),
         }
         self.irq_synced = self.irq.level() == level;
-        // Fast reads only set THRI while IER masks it (see `read`), so this
-        // stays true until the next update.
-        self.thr_fast = self.irq_synced
-            && (!level || self.ier & IER_THRI == 0 || !self.thri_pending)
-            && self.fifo_enabled()
-            && self.lcr & LCR_DLAB == 0
-            && self.mcr & MCR_LOOP == 0
-            && self.tx.is_empty();
-        self.lsr_cached = self.lsr();
-        self.none_pending = !pending;
+    }
+
+    /// Every access takes the slow path until the next `update_irq`.
+    fn disable_fast_paths(&mut self) {
+        self.read_cache = NO_READS;
+        self.thr_limit = 0;
+        self.thr_start = false;
+        self.thri_only = false;
+    }
+
+    /// The caches after a THRI change in the `thri_only` state, with no
+    /// burst open: `thri` says whether THRI is now pending, `level` is the
+    /// level just published. Nothing else they depend on changed since the
+    /// last update.
+    fn cache_thri_only(&mut self, thri: bool, level: bool) {
+        if !self.irq_synced {
+            self.disable_fast_paths();
+            return;
+        }
+        self.thr_start = self.tx_path_ok && (!level || !thri);
+        self.thr_limit = 0;
+        let mut reads = self.read_values;
+        if let Some(iir) = reads.get_mut(usize::from(IIR)) {
+            *iir = if thri {
+                IIR_CLEARS_THRI
+            } else {
+                u16::from(self.fifo_bits() | IIR_NO_INT)
+            };
+        }
+        self.read_cache = reads;
+    }
+
+    /// What a read of each register returns without side effects, given
+    /// whether an enabled interrupt is `pending` (an open burst aside).
+    fn register_values(&self, pending: bool) -> [u16; 8] {
+        let dlab = self.dlab();
+        let rbr = if dlab {
+            u16::from(self.dll)
+        } else if self.rx.is_empty() {
+            0
+        } else if self.rx_breaks.is_empty() {
+            RBR_POPS
+        } else {
+            UNCACHED
+        };
+        let ier = if dlab { self.dlm } else { self.ier };
+        // With nothing pending the published line is low, so the read marks
+        // nothing serviced.
+        let iir = if pending {
+            UNCACHED
+        } else {
+            u16::from(self.fifo_bits() | IIR_NO_INT)
+        };
+        let lsr = if self.lsr_errors == 0 {
+            u16::from(self.lsr())
+        } else {
+            UNCACHED
+        };
+        let msr = if self.msr_deltas == 0 {
+            u16::from(self.modem_inputs())
+        } else {
+            UNCACHED
+        };
+        [
+            rbr,
+            u16::from(ier),
+            iir,
+            u16::from(self.lcr),
+            u16::from(self.mcr),
+            lsr,
+            msr,
+            u16::from(self.scr),
+        ]
     }
 
     /// Counts a failed sink write or flush and logs it at powers of two
@@ -882,8 +1096,7 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             return Err(InputError::Loopback);
         }
         let room = self.capacity().saturating_sub(self.rx.len());
-        let n = room.min(input.len());
-        self.rx.extend(input.iter().take(n));
+        let n = self.rx.extend(input.get(..room).unwrap_or(input));
         self.update_irq();
         if !input.is_empty() {
             self.rearm();
@@ -918,10 +1131,10 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
         if self.rx.is_empty() {
             self.lsr_errors |= LSR_BI;
         } else {
-            let index = self.rx_popped.wrapping_add(self.rx.len() as u64);
+            let index = self.rx.popped().wrapping_add(self.rx.len() as u64);
             self.rx_breaks.push_back(index);
         }
-        self.rx.push_back(0);
+        self.rx.push(0);
         self.events.break_received();
         self.update_irq();
         self.rearm();
@@ -949,6 +1162,20 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
     /// (if enabled). Call it when the vCPU exits for a reason other than a
     /// UART access and on a short timer.
     pub fn end_tx_burst(&mut self) {
+        if self.burst_len == 0 && self.irq_synced {
+            // No burst to end and the published level is current: an update
+            // would change nothing.
+            return;
+        }
+        if self.burst_len > 0 && self.thri_only && self.tx.is_empty() {
+            // THRI is enabled and nothing else can be pending, so the level
+            // after raising THRI is the gate's.
+            self.end_burst();
+            let level = self.gate_open();
+            self.publish(level);
+            self.cache_thri_only(true, level);
+            return;
+        }
         self.end_burst();
         self.update_irq();
     }
@@ -1177,7 +1404,7 @@ mod fast_path_tests {
         fn apply(&mut self, op: &Op, slow: bool) -> Option<usize> {
             if slow {
                 self.uart.irq_synced = false;
-                self.uart.thr_fast = false;
+                self.uart.disable_fast_paths();
             }
             match op {
                 Op::Read(r) => return Some(usize::from(self.uart.read(*r))),

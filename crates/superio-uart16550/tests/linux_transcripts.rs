@@ -223,7 +223,12 @@ fn test_earlycon_putc_sees_thre_temt_immediately() {
         assert_eq!(earlycon_putc(&mut u, c, 1), Ok(()));
     }
     assert_eq!(sink.data(), b"earlycon\n");
-    assert_eq!(sink.flushes(), 9, "each LSR poll ends a one-byte burst");
+    // IER masks THRI, so the LSR polls leave the burst open; with the FIFOs
+    // off a FIFO's worth is one byte, so each later byte flushes the one
+    // before it, and the VMM's end_tx_burst flushes the last.
+    assert_eq!(sink.flushes(), 8);
+    u.end_tx_burst();
+    assert_eq!(sink.flushes(), 9);
 }
 
 #[test]
