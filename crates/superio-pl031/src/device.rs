@@ -178,22 +178,30 @@ pub struct Pl031<T: Trigger, C: Clock = RealtimeClock, E: Pl031Events = NoEvents
     irq: IrqLine<T>,
     clock: C,
     events: E,
-    /// Counter position = (clock mod PERIOD + offset) mod PERIOD; below PERIOD.
-    offset_ns: u64,
-    /// The clock reading at the last update; matches are searched between it
-    /// and the next reading.
+    /// The counter stood at `anchor_counter` (below PERIOD, in nanoseconds)
+    /// when the clock read `anchor_clock`; it moves with the clock from
+    /// there, modulo PERIOD. Stored as the anchor rather than as an offset
+    /// so that an RTCLR load is two stores; the offset (two reductions
+    /// modulo PERIOD) is derived only on the once-a-second path.
+    anchor_clock: u64,
+    anchor_counter: u64,
+    /// The clock reading at the last update: accesses that do not depend on
+    /// the time (everything but RTCDR, RTCRIS, RTCMIS reads and RTCLR writes)
+    /// take effect at this time, without a clock read of their own.
     last_now: u64,
-    /// When the counter next steps onto RTCMR, searched from `last_now`
-    /// (`None`: beyond `u64` nanoseconds). Derived, never saved: [`Self::rearm`]
-    /// recomputes it whenever RTCMR, the offset or RTCRIS (to 0) changes, or
-    /// the clock goes back, so that an access only compares the clock with it.
-    /// Meaningful while RTCRIS is 0.
-    match_at: Option<u64>,
-    /// The last RTCDR value read and the clock time its second began: the
-    /// counter moves with the clock, so until the clock leaves that second
-    /// (or the offset changes, which clears this) RTCDR reads the same.
-    /// Derived, never saved.
-    second: Option<(u64, u32)>,
+    /// RTCDR at `last_now`. Derived, never saved.
+    dr: u32,
+    /// The clock time at which the counter next steps (`None`: beyond `u64`
+    /// nanoseconds). With `dr`, it locates the counter without a division,
+    /// so RTCMR writes compute the match from it. Derived, never saved.
+    second_end: Option<u64>,
+    /// How far past `last_now` the clock can go before RTCDR or RTCRIS can
+    /// change: to `second_end` (a match is a step, so it never comes before
+    /// one), or 0 while a refused interrupt level awaits its retry. The whole
+    /// cost of an RTCDR read inside a second is the clock read and one
+    /// comparison against it; such a read leaves the model alone, since every
+    /// clock time in that span gives the same registers. Derived, never saved.
+    quiet_span: u64,
     mr: u32,
     lr: u32,
     imsc: bool,
@@ -228,10 +236,13 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
             irq: IrqLine::new(irq),
             clock,
             events,
-            offset_ns: 0,
+            // Counter = clock time mod 2^32 s (CONFORMANCE R2).
+            anchor_clock: 0,
+            anchor_counter: 0,
             last_now: now,
-            match_at: None,
-            second: None,
+            dr: 0,
+            second_end: None,
+            quiet_span: 0,
             mr: 0,
             lr: 0,
             imsc: false,
@@ -239,7 +250,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
             invalid_accesses: 0,
             irq_failures: 0,
         };
-        dev.rearm();
+        dev.locate();
         dev
     }
 
@@ -257,23 +268,22 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     ) -> Result<Self, StateError> {
         state.validate()?;
         let now = clock.now_ns();
-        let (offset_ns, last_now) = match policy {
-            RestorePolicy::Resume => (offset_for(state.counter_ns, now), now),
+        let (anchor_clock, last_now) = match policy {
+            RestorePolicy::Resume => (now, now),
             // Search for matches over the time the VM was away, unless the
             // clock is now behind the snapshot (then there is nothing to search).
-            RestorePolicy::FollowClock => (
-                offset_for(state.counter_ns, state.clock_ns),
-                now.min(state.clock_ns),
-            ),
+            RestorePolicy::FollowClock => (state.clock_ns, now.min(state.clock_ns)),
         };
         let mut dev = Self {
             irq: IrqLine::new(irq),
             clock,
             events,
-            offset_ns,
+            anchor_clock,
+            anchor_counter: state.counter_ns,
             last_now,
-            match_at: None,
-            second: None,
+            dr: 0,
+            second_end: None,
+            quiet_span: 0,
             mr: state.mr,
             lr: state.lr,
             imsc: state.imsc & RTC_INT_ALARM != 0,
@@ -281,7 +291,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
             invalid_accesses: 0,
             irq_failures: 0,
         };
-        dev.rearm();
+        dev.locate();
         dev.advance();
         dev.update_line();
         Ok(dev)
@@ -309,24 +319,47 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     /// RTCCR reads [`RTCCR_START`]: the emulated RTC is always running, as if
     /// firmware had started it before the guest (the TRM reset value is 0, but
     /// a VM's RTC must hold the time from the start, CONFORMANCE R2/R4).
+    ///
+    /// Only RTCDR, RTCRIS and RTCMIS read the clock (once each): their
+    /// values depend on the time. The other registers answer from state.
+    #[inline]
     pub fn read(&mut self, offset: u32) -> u32 {
-        self.advance();
-        let value = match offset {
-            RTCDR => self.dr(),
+        // RTCDR (Linux's read_time, hwclock) first and inline: its cost is
+        // then the clock read and two comparisons. Only RTCDR, RTCRIS and
+        // RTCMIS depend on the time; the other registers answer without a
+        // clock read.
+        if offset == RTCDR {
+            self.observe();
+            return self.dr;
+        }
+        self.read_other(offset)
+    }
+
+    #[inline(never)]
+    fn read_other(&mut self, offset: u32) -> u32 {
+        match offset {
+            RTCDR => {
+                self.observe();
+                self.dr
+            }
             RTCMR => self.mr,
             RTCLR => self.lr,
             RTCCR => RTCCR_START,
             RTCIMSC => u32::from(self.imsc),
-            RTCRIS => u32::from(self.ris),
-            RTCMIS => u32::from(self.ris && self.imsc),
+            RTCRIS => {
+                self.observe();
+                u32::from(self.ris)
+            }
+            RTCMIS => {
+                self.observe();
+                u32::from(self.ris && self.imsc)
+            }
             RTCPERIPHID0..=RTCPCELLID3 if offset % 4 == 0 => id_byte(offset),
             _ => {
                 self.invalid(offset, None);
                 0
             }
-        };
-        self.update_line();
-        value
+        }
     }
 
     /// A 32-bit register write at `offset`.
@@ -336,28 +369,63 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     /// - RTCCR writes have no effect at all (the RTC is already started; the
     ///   TRM says further writes are ignored until reset), so the time never
     ///   moves when Linux probes (CONFORMANCE R4).
-    /// - RTCMR never fires by being written, even if equal to RTCDR.
+    /// - RTCMR never fires by being written, even if equal to RTCDR (a match
+    ///   is the counter stepping onto RTCMR).
     /// - RTCICR bit 0 clears RTCRIS (Linux writes 1). RTCIMSC keeps bit 0.
     /// - Writes to read-only, reserved or misaligned offsets are ignored and
     ///   reported as [`Pl031Events::invalid_write`].
+    ///
+    /// Only RTCLR reads the clock. The other writes take effect at the time
+    /// of the device's last clock reading (the guest's last RTCDR, RTCRIS or
+    /// RTCMIS read, RTCLR write, or a host call such as [`Pl031::poll`]): an
+    /// RTCMR match is searched from there, so a match between that reading
+    /// and the write still fires, at its exact time. Linux reads RTCDR just
+    /// before it programs RTCMR, so for it the two times are microseconds
+    /// apart; the gain is that its alarm sequence (RTCMR, RTCICR, RTCIMSC)
+    /// costs no clock reads.
+    #[inline]
     pub fn write(&mut self, offset: u32, value: u32) {
-        self.advance();
+        // Only RTCLR needs the time; the other writes take effect at the
+        // last clock reading (see `last_now`), which is what makes
+        // Linux's alarm sequence (RTCMR, RTCICR, RTCIMSC) cheap.
         match offset {
-            RTCMR => {
-                self.mr = value;
-                self.rearm();
-            }
-            RTCLR => self.load(value),
+            // The match is derived from RTCMR when needed (match_at), so
+            // storing it is the whole write.
+            RTCMR => self.mr = value,
+            RTCLR => self.write_lr(value),
             RTCCR => {}
-            RTCIMSC => self.imsc = value & RTC_INT_ALARM != 0,
+            RTCIMSC => {
+                self.imsc = value & RTC_INT_ALARM != 0;
+                self.update_line();
+            }
             RTCICR => {
-                if value & RTC_INT_ALARM != 0 {
+                if value & RTC_INT_ALARM != 0 && self.ris {
                     self.ris = false;
-                    self.rearm();
+                    self.update_line();
                 }
             }
             _ => self.invalid(offset, Some(value)),
         }
+    }
+
+    /// RTCLR: the one write that needs the time.
+    #[inline]
+    fn write_lr(&mut self, value: u32) {
+        let now = self.clock.now_ns();
+        if now.wrapping_sub(self.last_now) < self.quiet_span {
+            // Same second, no match due and the line as published: only the
+            // load itself changes anything.
+            self.last_now = now;
+            self.load(value);
+        } else {
+            self.write_lr_slow(now, value);
+        }
+    }
+
+    #[inline(never)]
+    fn write_lr_slow(&mut self, now: u64, value: u32) {
+        self.advance_to(now);
+        self.load(value);
         self.update_line();
     }
 
@@ -392,8 +460,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         if self.ris || !self.imsc {
             return None;
         }
-        // RTCRIS is 0 here, so `match_at` is current.
-        Some(self.match_at.unwrap_or(u64::MAX))
+        Some(self.match_at().unwrap_or(u64::MAX))
     }
 
     /// How long from now until [`Pl031::next_deadline`] (zero if it is due),
@@ -409,14 +476,14 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     pub fn counter(&mut self) -> u32 {
         self.advance();
         self.update_line();
-        u32::try_from(self.counter_ns_at(self.last_now) / NANOS_PER_SEC).unwrap_or(u32::MAX)
+        self.dr
     }
 
     /// Guest time minus clock time in nanoseconds, between -2³¹ s and
     /// +2³¹ s (the counter counts modulo 2³² s, so any offset has many
     /// equivalents; this is the one nearest 0). 0 for a fresh RTC.
     pub fn offset_ns(&self) -> i128 {
-        let off = i128::from(self.offset_ns);
+        let off = i128::from(self.offset());
         let period = i128::from(PERIOD_NS);
         if off >= period / 2 {
             off - period
@@ -432,9 +499,10 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     pub fn set_offset_ns(&mut self, offset_ns: i128) {
         self.advance();
         let reduced = offset_ns.rem_euclid(i128::from(PERIOD_NS));
-        self.offset_ns = u64::try_from(reduced).unwrap_or(0);
-        self.second = None;
-        self.rearm();
+        // The counter position at clock time 0 is the offset itself.
+        self.anchor_clock = 0;
+        self.anchor_counter = u64::try_from(reduced).unwrap_or(0);
+        self.locate();
         self.update_line();
     }
 
@@ -452,7 +520,6 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         self.lr = 0;
         self.imsc = false;
         self.ris = false;
-        self.rearm();
         self.update_line();
     }
 
@@ -471,10 +538,15 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         self.irq.sink()
     }
 
+    /// Counter position = (clock mod PERIOD + offset) mod PERIOD.
+    fn offset(&self) -> u64 {
+        offset_for(self.anchor_counter, self.anchor_clock)
+    }
+
     fn counter_ns_at(&self, now: u64) -> u64 {
         // Both terms are below PERIOD_NS, so the sum cannot overflow and is
         // below two periods: one conditional subtraction reduces it.
-        let sum = now % PERIOD_NS + self.offset_ns;
+        let sum = now % PERIOD_NS + self.offset();
         if sum >= PERIOD_NS {
             sum - PERIOD_NS
         } else {
@@ -482,65 +554,110 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         }
     }
 
+    /// Brings the model to the clock's current time for a time-dependent
+    /// access. Inlined: inside one second and before the alarm (nearly every
+    /// RTCDR read) this is the clock read and two comparisons; the rest runs
+    /// once a second.
+    #[inline]
+    fn observe(&mut self) {
+        let now = self.clock.now_ns();
+        // Wrapping: a clock behind `last_now` gives a difference beyond any
+        // span and takes the slow path, which follows it back.
+        if now.wrapping_sub(self.last_now) >= self.quiet_span {
+            self.observe_change(now);
+        }
+    }
+
+    /// [`Self::observe`] when the counter stepped, the alarm may have fired
+    /// or the clock went back.
+    #[inline(never)]
+    fn observe_change(&mut self, now: u64) {
+        self.advance_to(now);
+        self.update_line();
+    }
+
     /// Moves the model to the clock's current time, setting RTCRIS if the
     /// counter stepped onto RTCMR on the way.
     fn advance(&mut self) {
         let now = self.clock.now_ns();
+        self.advance_to(now);
+    }
+
+    /// [`Self::advance`] to the clock reading `now`.
+    fn advance_to(&mut self, now: u64) {
         if now < self.last_now {
             // A clock that went back is followed without searching for
             // matches; the next one is searched from where it landed.
             self.last_now = now;
-            self.rearm();
+            self.locate();
             return;
         }
-        // Without a change to RTCMR, the offset or RTCRIS, the counter steps
-        // onto RTCMR at the same clock time however often it is asked, so
-        // `match_at` (computed at the last such change) answers for any later
-        // `now`: the counter stepped onto RTCMR since `last_now` exactly if
-        // the clock reached that time.
-        if !self.ris && self.match_at.is_some_and(|at| now >= at) {
+        // The counter stepped onto RTCMR since `last_now` exactly if the
+        // clock reached the next match searched from there.
+        if !self.ris && self.match_at().is_some_and(|at| now >= at) {
             self.ris = true;
             self.events.alarm_fired();
         }
         self.last_now = now;
-    }
-
-    /// RTCDR at `last_now`, from `second` while the clock is still in it.
-    fn dr(&mut self) -> u32 {
-        let now = self.last_now;
-        if let Some((start, dr)) = self.second {
-            // Not a wrapping difference: for a second that began in the last
-            // second of the u64 clock, a clock that went back to near zero
-            // would wrap to a small difference and read the stale value.
-            if now.checked_sub(start).is_some_and(|d| d < NANOS_PER_SEC) {
-                return dr;
-            }
+        if self.second_end.is_some_and(|end| now >= end) {
+            self.locate();
+        } else {
+            self.set_quiet_span();
         }
-        let counter = self.counter_ns_at(now);
-        let dr = u32::try_from(counter / NANOS_PER_SEC).unwrap_or(u32::MAX);
-        // The second began `phase` ago; not cached if that is before the
-        // clock's zero.
-        self.second = now
-            .checked_sub(counter % NANOS_PER_SEC)
-            .map(|start| (start, dr));
-        dr
     }
 
-    /// Searches the next match from `last_now` (see `match_at`).
-    fn rearm(&mut self) {
-        let until = ns_until_match(self.counter_ns_at(self.last_now), self.mr);
-        self.match_at = self.last_now.checked_add(until);
+    /// Recomputes `dr` and `second_end` from the counter at `last_now` (the
+    /// one division of the model, once per second at most on the read path).
+    fn locate(&mut self) {
+        let counter = self.counter_ns_at(self.last_now);
+        self.dr = u32::try_from(counter / NANOS_PER_SEC).unwrap_or(u32::MAX);
+        // phase < 1 s, so the subtraction cannot underflow.
+        self.second_end = self
+            .last_now
+            .checked_add(NANOS_PER_SEC - counter % NANOS_PER_SEC);
+        self.set_quiet_span();
     }
 
+    /// When the counter next steps onto RTCMR after `last_now` (`None`:
+    /// beyond `u64` nanoseconds): it steps onto `dr + 1` at `second_end` and
+    /// onto RTCMR whole seconds later. Derived on demand rather than stored,
+    /// so that an RTCMR write is a plain store; it only matters while RTCRIS
+    /// is 0.
+    fn match_at(&self) -> Option<u64> {
+        // seconds_until is 1..=2^32, so the product fits a u64.
+        let after_step = (seconds_until(self.dr, self.mr) - 1) * NANOS_PER_SEC;
+        self.second_end.and_then(|end| end.checked_add(after_step))
+    }
+
+    /// Every caller publishes the line afterwards, which zeroes the span
+    /// again if the sink refuses.
+    fn set_quiet_span(&mut self) {
+        // After last_now by construction; saturating for safety only.
+        self.quiet_span = self
+            .second_end
+            .unwrap_or(u64::MAX)
+            .saturating_sub(self.last_now);
+    }
+
+    /// Loads the counter with `value` at `last_now`. Never fires the alarm
+    /// and leaves RTCRIS alone, so the line needs no update.
+    #[inline]
     fn load(&mut self, value: u32) {
         let now = self.last_now;
-        self.offset_ns = offset_for(u64::from(value) * NANOS_PER_SEC, now);
+        // value * 10^9 < 2^32 s: already a counter position.
+        self.anchor_clock = now;
+        self.anchor_counter = u64::from(value) * NANOS_PER_SEC;
         // The counter now sits exactly at the start of second `value`: no
-        // phase, so the next match is whole seconds away (what rearm()
-        // would compute, without recomputing the counter).
-        self.second = Some((now, value));
+        // phase, so it steps one second from now (what locate() would
+        // compute, without the division).
+        self.dr = value;
+        self.second_end = now.checked_add(NANOS_PER_SEC);
         self.lr = value;
-        self.match_at = now.checked_add(seconds_until(value, self.mr) * NANOS_PER_SEC);
+        self.quiet_span = if self.second_end.is_some() {
+            NANOS_PER_SEC
+        } else {
+            u64::MAX - now
+        };
         self.events.time_set(TimeSet {
             value,
             clock_ns: now,
@@ -561,6 +678,8 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     #[cold]
     fn publish_line(&mut self, level: bool) {
         if let Err(e) = self.irq.set_level(level) {
+            // Retried by the next time-dependent access (see set_quiet_span).
+            self.quiet_span = 0;
             self.irq_failures = self.irq_failures.saturating_add(1);
             self.events.interrupt_error();
             if self.irq_failures.is_power_of_two() {
@@ -572,6 +691,8 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn invalid(&mut self, offset: u32, write: Option<u32>) {
         self.invalid_accesses = self.invalid_accesses.saturating_add(1);
         match write {
@@ -589,6 +710,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
 }
 
 /// The offset that puts the counter at `counter_ns` when the clock reads `at`.
+#[inline]
 fn offset_for(counter_ns: u64, at: u64) -> u64 {
     // (counter - at) mod PERIOD with both reduced first: one conditional
     // addition instead of a third reduction.
@@ -599,17 +721,6 @@ fn offset_for(counter_ns: u64, at: u64) -> u64 {
     } else {
         counter + PERIOD_NS - at
     }
-}
-
-/// Nanoseconds from counter position `counter_ns` (below [`PERIOD_NS`]) until
-/// the counter steps onto `mr`: whole seconds to go, minus the part of the
-/// current second already elapsed. At most [`PERIOD_NS`], so it fits a `u64`;
-/// at least 1 (a match is a step, never the current position).
-fn ns_until_match(counter_ns: u64, mr: u32) -> u64 {
-    let dr = u32::try_from(counter_ns / NANOS_PER_SEC).unwrap_or(u32::MAX);
-    let phase = counter_ns % NANOS_PER_SEC;
-    // seconds_until is 1..=2^32 and phase < 1 s: no overflow, no underflow.
-    seconds_until(dr, mr) * NANOS_PER_SEC - phase
 }
 
 /// How many increments take the counter from `dr` to `mr`: 1..=2³². Equal
@@ -636,10 +747,12 @@ fn id_byte(offset: u32) -> u32 {
 impl<T: Trigger, C: Clock, E: Pl031Events> WordRegisters for Pl031<T, C, E> {
     const WINDOW_SIZE: u32 = WINDOW_SIZE;
 
+    #[inline]
     fn read_word(&mut self, offset: u32) -> u32 {
         self.read(offset)
     }
 
+    #[inline]
     fn write_word(&mut self, offset: u32, value: u32) {
         self.write(offset, value);
     }

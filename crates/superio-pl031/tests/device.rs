@@ -307,3 +307,139 @@ fn test_device_is_send_for_threaded_vmms() {
         >,
     >();
 }
+
+// ---- which accesses read the clock ----
+
+/// A clock that counts its readings, so a test can tell which accesses
+/// consult the time.
+#[derive(Debug, Clone)]
+struct CountingClock {
+    inner: ManualClock,
+    reads: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CountingClock {
+    fn new(ns: u64) -> Self {
+        Self {
+            inner: ManualClock::new(ns),
+            reads: Default::default(),
+        }
+    }
+    fn reads(&self) -> u64 {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl superio_pl031::Clock for CountingClock {
+    fn now_ns(&self) -> u64 {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.now_ns()
+    }
+}
+
+#[test]
+fn test_only_dr_ris_mis_reads_and_lr_writes_read_the_clock() {
+    let clock = CountingClock::new(T0 * NS);
+    let mut rtc = Pl031::with_clock(RecordingIrq::new(), clock.clone());
+    // TRM Table 3.1 offsets.
+    let mut before = clock.reads();
+    for (offset, value) in [(0x004, T0 as u32 + 9), (0x00C, 1), (0x010, 1), (0x01C, 1)] {
+        rtc.write(offset, value);
+    }
+    for offset in [0x004, 0x008, 0x00C, 0x010, 0xFE0, 0xFFC, 0x020] {
+        rtc.read(offset);
+    }
+    assert_eq!(
+        clock.reads(),
+        before,
+        "a time-independent access read the clock"
+    );
+    for offset in [0x000, 0x014, 0x018] {
+        before = clock.reads();
+        rtc.read(offset);
+        assert_eq!(clock.reads(), before + 1, "read of {offset:#x}");
+    }
+    before = clock.reads();
+    rtc.write(0x008, 5);
+    assert_eq!(clock.reads(), before + 1, "RTCLR write");
+}
+
+#[test]
+fn test_mr_written_then_time_passes_then_imsc_enabled_fires_at_match() {
+    // MR and IMSC writes take no clock reading: the alarm must still come
+    // due when the counter reached MR, between the two writes.
+    let mut rig = Rig::at_ns(T0 * NS + 250_000_000);
+    assert_eq!(rig.rd(DR), T0 as u32);
+    rig.wr(MR, T0 as u32 + 3);
+    rig.clock.set_ns((T0 + 5) * NS);
+    rig.wr(IMSC, 1);
+    // Due since T0 + 3 s: the VMM's timer fires at once.
+    assert_eq!(rig.dev().next_deadline(), Some((T0 + 3) * NS));
+    assert_eq!(rig.dev().poll(), None);
+    assert!(rig.irq.level());
+    assert_eq!(rig.rd(RIS), 1);
+    assert_eq!(rig.counters.alarms_fired(), 1);
+}
+
+#[test]
+fn test_mr_written_then_time_passes_mis_read_sees_match() {
+    let mut rig = Rig::at_secs(T0);
+    rig.wr(IMSC, 1);
+    rig.wr(MR, T0 as u32 + 2);
+    rig.clock.set_ns((T0 + 2) * NS - 1);
+    assert_eq!(rig.rd(MIS), 0);
+    assert!(!rig.irq.level());
+    rig.clock.set_ns((T0 + 2) * NS);
+    assert_eq!(rig.rd(MIS), 1);
+    assert!(rig.irq.level());
+}
+
+#[test]
+fn test_mr_write_takes_effect_at_last_clock_reading() {
+    // Without a time-dependent access in between, an RTCMR write counts from
+    // the last clock reading: here RTCDR read 1_000 at 1_000.5 s, so MR =
+    // 1_001 is one step away even if the write happens at 1_001.5 s.
+    let mut rig = Rig::at_ns(1_000 * NS + NS / 2);
+    assert_eq!(rig.rd(DR), 1_000);
+    rig.clock.set_ns(1_001 * NS + NS / 2);
+    rig.wr(MR, 1_001);
+    rig.wr(IMSC, 1);
+    assert_eq!(rig.dev().next_deadline(), Some(1_001 * NS));
+    assert_eq!(rig.rd(RIS), 1);
+}
+
+#[test]
+fn test_dr_reads_within_a_second_then_match_on_the_boundary() {
+    // Reads inside one second leave the model alone; the step and the
+    // match on the next boundary are still seen exactly.
+    let mut rig = Rig::at_ns(T0 * NS + 1);
+    armed(&mut rig, T0 as u32 + 1);
+    for ns in [S4, 2 * S4, 3 * S4, NS - 1] {
+        rig.clock.set_ns(T0 * NS + ns);
+        assert_eq!(rig.rd(DR), T0 as u32);
+        assert!(!rig.irq.level());
+    }
+    rig.clock.set_ns((T0 + 1) * NS);
+    assert_eq!(rig.rd(DR), T0 as u32 + 1);
+    assert!(rig.irq.level());
+}
+
+#[test]
+fn test_lr_write_in_same_second_fires_match_passed_before_it() {
+    // The load comes after a match the clock already passed: RTCRIS is set
+    // by that match, not by the load.
+    let mut rig = Rig::at_ns(T0 * NS + S4);
+    armed(&mut rig, T0 as u32 + 1);
+    assert_eq!(rig.rd(DR), T0 as u32);
+    rig.clock.set_ns((T0 + 1) * NS + S4);
+    rig.wr(LR, 7);
+    assert!(rig.irq.level());
+    assert_eq!(rig.rd(DR), 7);
+    // The load itself moved the counter to 7; MR = T0 + 1 is far away.
+    rig.wr(ICR, 1);
+    assert!(!rig.irq.level());
+    rig.clock.set_ns((T0 + 3) * NS);
+    assert_eq!(rig.rd(RIS), 0);
+}
+
+const S4: u64 = NS / 4;
