@@ -8,7 +8,10 @@
 #   (none)       shell on ttyS0, prompt "guest# "
 #   idle         phase 16, sleep 2 s with the port open and quiet, phase 17
 #                (a UART driver that fell back to polling would touch it)
-#   tx:BYTES     writes BYTES of a numbered 64-byte-line pattern to ttyS0
+#   tx:BYTES     writes BYTES of a numbered 64-byte-line pattern to ttyS0 in
+#                4 KiB write(2)s (made in /tmp first, outside phase 1..2)
+#   txlines:BYTES  the same bytes straight from `awk | head -c` while sending:
+#                small writes, the tty goes idle between them
 #   rx:BYTES     prints SUPERIO-READY, reads BYTES from ttyS0, prints the md5
 #
 # Jobs print the guest's /proc/interrupts between SUPERIO-IRQ-BEGIN/END and
@@ -40,6 +43,17 @@ echo "uptime $(cat /proc/uptime)"
 echo SUPERIO-IRQ-END
 EOF
 chmod 755 /bin/guest-irqs
+
+cat >/bin/tx-pattern <<'EOF'
+#!/bin/sh
+# The tx jobs' bytes: numbered 64-byte lines, cut to $1 bytes
+# (tests/linux/guest.mjs txPattern and scripts/bench check them).
+awk -v n="$1" 'BEGIN {
+    s = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012"
+    for (i = 0; i * 64 < n; i++) printf "%07d:%s\n", i, s
+}' | head -c "$1"
+EOF
+chmod 755 /bin/tx-pattern
 
 cat >/bin/guest-finish <<'EOF'
 #!/bin/sh
@@ -76,15 +90,33 @@ case "$job" in
         echo SUPERIO-IDLE-END
         ;;
     tx:*)
+        # Large writes, as a bulk writer (cat of a file, a log shipper)
+        # makes them: the tty stays busy through each tty_write chunk, so
+        # the phase measures the driver's per-FIFO-load cost and not its
+        # per-write start/stop cost. The pattern is made first, in the
+        # initramfs' RAM, so that awk's work stays outside phase 1..2.
         n="${job#tx:}"
+        dmesg -n 1
+        stty raw -echo
+        tx-pattern "$n" >/tmp/tx.bin
+        echo SUPERIO-TX-BEGIN
+        phase 1
+        dd if=/tmp/tx.bin bs=4096 2>/dev/null
+        stty raw -echo
+        phase 2
+        rm -f /tmp/tx.bin
+        echo
+        echo SUPERIO-TX-END
+        ;;
+    txlines:*)
+        # The writer tx used before: awk's output as head -c passes it on,
+        # made while sending (the small-write case).
+        n="${job#txlines:}"
         dmesg -n 1
         stty raw -echo
         echo SUPERIO-TX-BEGIN
         phase 1
-        awk -v n="$n" 'BEGIN {
-            s = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012"
-            for (i = 0; i * 64 < n; i++) printf "%07d:%s\n", i, s
-        }' | head -c "$n"
+        tx-pattern "$n"
         stty raw -echo
         phase 2
         echo
