@@ -21,6 +21,8 @@ const usage = `usage: guest-run [options]
   --memory MIB             guest RAM (default 128)
   --stats                  print counters (and per-phase differences) to stderr
   --stats-json FILE        write the counters as JSON
+  --trace FILE             write every COM1/i8042 access, IRQ line change,
+                           host service tick and guest idle period to FILE
   --quiet                  do not copy the guest's output to stdout
   --output FILE            also write the guest's output to FILE`;
 
@@ -38,6 +40,7 @@ try {
             memory: { type: "string", default: "128" },
             stats: { type: "boolean", default: false },
             "stats-json": { type: "string" },
+            trace: { type: "string" },
             quiet: { type: "boolean", default: false },
             output: { type: "string" },
             help: { type: "boolean", default: false },
@@ -77,6 +80,7 @@ const result = await runGuest({
     ctrlAltDelAfter: args["ctrl-alt-del-after"] != null ? Number(args["ctrl-alt-del-after"]) : null,
     timeout: Number(args.timeout),
     memoryMiB: Number(args.memory),
+    trace: args.trace != null,
     onOutput: (buf) => {
         if (!args.quiet) process.stdout.write(buf);
         if (outFile !== null) fs.writeSync(outFile, buf);
@@ -86,6 +90,7 @@ if (outFile !== null) fs.closeSync(outFile);
 
 const guestIrqs = extractIrqs(result.output);
 if (args.stats) console.error(result.stats.format(guestIrqs));
+if (args.trace) fs.writeFileSync(args.trace, result.stats.formatTrace());
 if (args["stats-json"]) {
     const s = result.stats;
     fs.writeFileSync(args["stats-json"], JSON.stringify({

@@ -13,7 +13,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import { V86 } from "v86";
-import { Stats } from "./stats.mjs";
+import { Stats, TRACE_KINDS } from "./stats.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -63,7 +63,8 @@ export function loadAddon(file = defaultAddonPath()) {
  * opts: device ("superio"|"vm-superio"|"v86"), cmdlineExtra, input (Buffer|null), push
  * ("all"|"refill"|"paced"), waitFor (string that marks "shell ready"),
  * ctrlAltDelAfter (seconds after ready, or null), timeout (seconds),
- * memoryMiB, onOutput(Buffer), stats (bool), imageDir, addon.
+ * memoryMiB, onOutput(Buffer), stats (bool), imageDir, addon, trace (bool: record
+ * every port access, line change, host tick and idle period in stats.trace).
  * Resolves to { outcome: "reset"|"timeout"|"error", reason, output: Buffer, stats }.
  */
 export async function runGuest(opts) {
@@ -78,6 +79,7 @@ export async function runGuest(opts) {
     });
     const device = opts.device ?? "superio";
     const stats = new Stats();
+    if (opts.trace) stats.enableTrace();
     const outChunks = [];
     let outBytes = 0;
     const onOutput = (buf) => {
@@ -136,6 +138,7 @@ export async function runGuest(opts) {
                 stats.instructionCounter = () => emulator.get_instruction_counter();
                 stats.hookIrqs(cpu);
                 stats.hookPhasePort(cpu, PHASE_PORT, () => (backend ? backend.counters() : null));
+                if (stats.trace) traceIdle(emulator.v86, stats);
                 backend = device === "v86"
                     ? new V86Devices(emulator, cpu, stats, onOutput)
                     : new SuperioDevices(opts.addon, cpu, stats, onOutput, device);
@@ -222,6 +225,7 @@ class SuperioDevices {
         // stays), for side-by-side benchmarks (scripts/bench).
         this.bridge = serial === "superio" ? new addon.Bridge() : addon.Bridge.withSerial(serial);
         this.cpu = cpu;
+        this.stats = stats;
         this.onOutput = onOutput;
         this.resetCb = null;
         this.resetSeen = false;
@@ -234,13 +238,17 @@ class SuperioDevices {
             io.register_read(port, this, () => {
                 const r = b.uartRead(reg);
                 counts.read(port);
-                if (r > 0xff) apply(r);
                 const v = r & 0xff;
+                if (stats.trace) stats.traceEvent(TRACE_KINDS.rd, port, v);
+                // The value was sampled before any line change this access
+                // made (input pushed after the read): judge the read first.
                 if (reg === 2) stats.iirRead(v);
+                if (r > 0xff) apply(r);
                 return v;
             });
             io.register_write(port, this, (v) => {
                 counts.write(port);
+                if (stats.trace) stats.traceEvent(TRACE_KINDS.wr, port, v);
                 const r = b.uartWrite(reg, v);
                 if (r !== 0) apply(r);
             });
@@ -249,11 +257,13 @@ class SuperioDevices {
             io.register_read(port, this, () => {
                 counts.read(port);
                 const r = b.kbdRead(reg);
+                if (stats.trace) stats.traceEvent(TRACE_KINDS.rd, port, r & 0xff);
                 if (r > 0xff) apply(r);
                 return r & 0xff;
             });
             io.register_write(port, this, (v) => {
                 counts.write(port);
+                if (stats.trace) stats.traceEvent(TRACE_KINDS.wr, port, v);
                 const r = b.kbdWrite(reg, v);
                 if (r !== 0) apply(r);
             });
@@ -284,6 +294,7 @@ class SuperioDevices {
         const buf = this.bridge.takeOutput();
         if (buf.length) this.onOutput(buf);
         const r = this.bridge.service();
+        if (this.stats.trace) this.stats.traceEvent(TRACE_KINDS.service, 0, r);
         if (r !== 0) this.applyIrq(r);
     }
     setInput(buf, policy) {
@@ -304,6 +315,19 @@ class SuperioDevices {
     counters() {
         return this.bridge.counters();
     }
+}
+
+/**
+ * Traces v86's sleeps: its main loop returns how long the CPU may sleep
+ * (halted, next timer due in t ms) and the emulator waits that long unless
+ * an interrupt wakes it. An interval with t >= 1 is time the guest idled.
+ */
+function traceIdle(v86, stats) {
+    const next = v86.next_tick.bind(v86);
+    v86.next_tick = (t) => {
+        if (t >= 1) stats.traceEvent(TRACE_KINDS.idle, t, 0);
+        next(t);
+    };
 }
 
 function replay(cpu, irq, bits) {
@@ -338,6 +362,7 @@ class V86Devices {
             io.register_read(port, dev, () => {
                 counts.read(port);
                 const v = r8.call(dev);
+                if (stats.trace) stats.traceEvent(TRACE_KINDS.rd, port, v);
                 if (port === COM1_BASE + 2) {
                     stats.iirRead(v);
                     if (v & 1) this.budget = BURST_LIMIT;
@@ -351,6 +376,7 @@ class V86Devices {
             });
             io.register_write(port, dev, (v) => {
                 counts.write(port);
+                if (stats.trace) stats.traceEvent(TRACE_KINDS.wr, port, v);
                 if (port === KBD_STATUS && v === 0xfe) this.resetSeen = true;
                 w8.call(dev, v);
             });

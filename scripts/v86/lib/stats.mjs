@@ -16,6 +16,17 @@ const PORT_NAMES = new Map([
     [0x64, "i8042 status/cmd"],
 ]);
 
+/**
+ * `--trace` event kinds. irq: operand b is 1 for a real rise, 2 for a raise
+ * call on a line already high, 0 for a real fall (timer IRQ 0 is left out).
+ * service: the 5 ms host tick (b = its line report). idle: v86 went to sleep
+ * for a = ms (the guest halted with nothing due sooner). spurious: the IIR
+ * read that found a fresh COM1 interrupt empty.
+ */
+export const TRACE_KINDS = { rd: 1, wr: 2, irq: 3, service: 4, phase: 5, idle: 6, spurious: 7 };
+const TRACE_NAMES = Object.fromEntries(Object.entries(TRACE_KINDS).map(([k, v]) => [v, k]));
+const TRACE_FIELDS = 6;
+
 class PortCounts {
     constructor() {
         this.reads = new Float64Array(0x10000);
@@ -42,7 +53,10 @@ export class Stats {
         this.irqCalls = new Map(); // irq -> { raise, lower, rises, falls, level }
         this.iirNoInt = 0;
         this.spurious = 0;
+        // Spurious-interrupt detector state (see com1Rose/iirRead).
         this.isrFresh = false;
+        this.inIsr = false;
+        this.latched = false;
         this.bytesOut = 0;
         this.bytesIn = 0;
         this.wallMs = 0;
@@ -53,6 +67,41 @@ export class Stats {
         /** Set by the machine: reads v86's guest instruction counter. */
         this.instructionCounter = null;
         this.startedNs = process.hrtime.bigint();
+        /** `--trace`: flat event records, TRACE_FIELDS numbers each, or null. */
+        this.trace = null;
+    }
+
+    /** Starts recording events for `--trace` (see traceEvent). */
+    enableTrace() {
+        this.trace = [];
+    }
+
+    /**
+     * One trace record: wall µs since start, guest instruction counter, the
+     * CPU's halted flag, event kind (TRACE_KINDS), two operands. Numbers in
+     * a flat array rather than objects: a 1 MiB transfer makes ~1.3 M events.
+     */
+    traceEvent(kind, a, b) {
+        const cpu = this.cpu;
+        this.trace.push(
+            Number(process.hrtime.bigint() - this.startedNs) / 1e3,
+            this.instructionCounter ? this.instructionCounter() : 0,
+            cpu ? cpu.in_hlt[0] : 0,
+            kind, a, b);
+    }
+
+    /** The trace as text, one event per line (written by guest-run --trace). */
+    formatTrace() {
+        const t = this.trace ?? [];
+        const out = [`# us instructions hlt event a b  (${Object.entries(TRACE_KINDS).map(([k, v]) => `${v}=${k}`).join(" ")})`];
+        for (let i = 0; i < t.length; i += TRACE_FIELDS) {
+            const kind = TRACE_NAMES[t[i + 3]];
+            const a = t[i + 4];
+            const b = t[i + 5];
+            const ops = kind === "rd" || kind === "wr" ? `${a.toString(16)} ${b.toString(16)}` : `${a} ${b}`;
+            out.push(`${t[i].toFixed(1)} ${t[i + 1]} ${t[i + 2]} ${kind} ${ops}`);
+        }
+        return out.join("\n") + "\n";
     }
 
     /** Counts device_raise_irq/device_lower_irq calls and the real edges among them. */
@@ -71,9 +120,10 @@ export class Stats {
         cpu.device_raise_irq = (irq) => {
             const e = entry(irq);
             e.raise++;
+            if (this.trace && irq !== 0) this.traceEvent(TRACE_KINDS.irq, irq, e.level ? 2 : 1);
             if (!e.level) {
                 e.rises++;
-                if (irq === 4) this.isrFresh = true;
+                if (irq === 4) this.com1Rose();
             }
             e.level = true;
             raise(irq);
@@ -81,6 +131,7 @@ export class Stats {
         cpu.device_lower_irq = (irq) => {
             const e = entry(irq);
             e.lower++;
+            if (this.trace && irq !== 0 && e.level) this.traceEvent(TRACE_KINDS.irq, irq, 0);
             if (e.level) e.falls++;
             e.level = false;
             lower(irq);
@@ -88,22 +139,47 @@ export class Stats {
     }
 
     /**
-     * Called with every COM1 IIR read. The first IIR read after COM1's line
-     * rose is the driver's ISR entry: if it shows nothing pending, that
-     * interrupt was spurious. Later no-interrupt reads end the ISR's loop.
+     * COM1's line rose. Outside the driver's handler, the next IIR read is
+     * the handler's entry for this interrupt. Inside it (after its first IIR
+     * read, before the closing read that shows nothing pending), the
+     * edge-triggered PIC latches the edge and delivers it again after the
+     * handler's EOI: the IIR read after the closing one is that delivery's
+     * entry, whatever the running handler did meanwhile.
+     */
+    com1Rose() {
+        if (this.inIsr) this.latched = true;
+        else this.isrFresh = true;
+    }
+
+    /**
+     * Called with every COM1 IIR read, before the line changes the access
+     * itself made (input the bridge pushed after the read, say) are replayed.
+     * An interrupt's entry read showing nothing pending was spurious.
      */
     iirRead(value) {
         const none = (value & 1) !== 0;
         if (none) this.iirNoInt++;
         if (this.isrFresh) {
             this.isrFresh = false;
-            if (none) this.spurious++;
+            if (none) {
+                this.spurious++;
+                if (this.trace) this.traceEvent(TRACE_KINDS.spurious, 0x3fa, value);
+            } else {
+                this.inIsr = true;
+            }
+        } else if (none && this.inIsr) {
+            this.inIsr = false;
+            if (this.latched) {
+                this.latched = false;
+                this.isrFresh = true;
+            }
         }
     }
 
     /** Installs the phase port: a guest byte written there snapshots everything. */
     hookPhasePort(cpu, port, extra) {
         cpu.io.register_write(port, this, (value) => {
+            if (this.trace) this.traceEvent(TRACE_KINDS.phase, value, 0);
             this.phases.push({ phase: value, at: this.counterSnapshot(), device: extra() });
         });
         cpu.io.register_read(port, this, () => 0xff);
