@@ -387,6 +387,8 @@ pub struct Bridge {
     bytes_to_guest: u64,
     /// The guest's last UART access was a THR write: its TX burst may go on.
     tx_burst: bool,
+    /// The guest wrote THR since the last `service` tick: its burst is live.
+    tx_since_tick: bool,
     /// Input still allowed from guest accesses before the ISR next idles.
     burst_budget: usize,
 }
@@ -476,6 +478,7 @@ impl Bridge {
             }
         }
         self.tx_burst = offset == UART_THR;
+        self.tx_since_tick |= self.tx_burst;
         self.after_uart_access();
         self.report()
     }
@@ -509,17 +512,27 @@ impl Bridge {
         Buffer::from(self.take_output_bytes())
     }
 
-    /// Periodic host service (call every few milliseconds): ends a TX burst,
-    /// retries output the UART held back, moves input under the `all` and
-    /// `refill` policies. Returns the line report.
+    /// Periodic host service (call every few milliseconds): ends a TX burst
+    /// the guest left idle for a whole tick, retries output the UART held
+    /// back, moves input under the `all` and `refill` policies. Returns the
+    /// line report.
     #[napi]
     pub fn service(&mut self) -> u32 {
         if self.uart.tx_pending() > 0 {
             self.uart.drain_tx();
         }
-        if self.tx_burst {
-            self.tx_burst = false;
-            self.uart.end_tx_burst();
+        // A VMM ends a burst on the guest's next exit that is not a THR
+        // write; this tick is only the fallback for a guest that went quiet
+        // after its last THR write. A tick that lands between the THR writes
+        // of one FIFO load must leave the burst alone: the THR-empty
+        // interrupt it published would rise while the guest's handler is
+        // still loading, the next THR write would take it back, and the edge
+        // the PIC latched meanwhile would come back after the handler's EOI
+        // as an interrupt with nothing pending (seen as spurious interrupts
+        // in `tx` runs, one per tick that hit a load).
+        let live = std::mem::take(&mut self.tx_since_tick);
+        if !live {
+            self.end_tx_burst();
         }
         if self.policy != PushPolicy::Paced {
             self.push_input(usize::MAX);
@@ -668,6 +681,7 @@ impl Bridge {
             policy: PushPolicy::All,
             bytes_to_guest: 0,
             tx_burst: false,
+            tx_since_tick: false,
             burst_budget: BURST_LIMIT,
         }
     }
@@ -719,7 +733,13 @@ impl Bridge {
                 self.burst_budget -= n;
             }
             PushPolicy::Refill => {
-                if self.uart.events().rx_drained.replace(false) {
+                // A drain that comes while the budget is spent stays pending
+                // until the handler's closing IIR read renews the budget, and
+                // the refill happens right then. Dropping it left the FIFO
+                // empty until the next service tick, while the PIC held an
+                // edge latched from a refill inside the handler: that
+                // delivery found nothing (one spurious interrupt per burst).
+                if self.burst_budget > 0 && self.uart.events().rx_drained.replace(false) {
                     let n = self.push_input(self.burst_budget);
                     self.burst_budget -= n;
                 }
@@ -860,6 +880,46 @@ mod tests {
         assert_eq!(b.uart_read(IER) & !0xFF, 0);
     }
 
+    /// Enables THRI, takes the interrupt (IIR read) and starts a FIFO load.
+    fn bridge_mid_tx_load() -> Bridge {
+        const IIR: u32 = 2;
+        let mut b = Bridge::new();
+        b.uart_write(MCR, MCR_OUT2);
+        b.uart_write(IER, IER_ETBEI);
+        assert_eq!(b.uart_read(IIR) & 0x0F, 0x02, "THRI pending");
+        assert!(!b.uart_interrupt_level());
+        for &c in b"load" {
+            b.uart_write(THR, u32::from(c));
+        }
+        b
+    }
+
+    #[test]
+    fn test_service_tick_inside_a_tx_load_keeps_line_low() {
+        let mut b = bridge_mid_tx_load();
+        // The tick falls between two THR writes of the same load.
+        assert_eq!(com1(b.service()), (0, false));
+        let r = b.uart_write(THR, u32::from(b'!'));
+        assert_eq!(com1(r), (0, false));
+        assert_eq!(b.take_output_bytes(), b"load!");
+    }
+
+    #[test]
+    fn test_service_tick_ends_a_burst_left_idle_for_a_whole_tick() {
+        let mut b = bridge_mid_tx_load();
+        assert_eq!(com1(b.service()), (0, false));
+        // No THR write since that tick: the guest went quiet, so the next
+        // tick publishes the deferred THR-empty interrupt.
+        assert_eq!(com1(b.service()), (1, true));
+    }
+
+    #[test]
+    fn test_kbd_access_ends_tx_burst_at_once() {
+        let mut b = bridge_mid_tx_load();
+        let r = b.kbd_read(KBD_CMD);
+        assert_eq!(com1(r), (1, true));
+    }
+
     #[test]
     fn test_input_push_all_refills_after_each_read() {
         let mut b = bridge_with_rx_fifo();
@@ -936,6 +996,25 @@ mod tests {
         }
         assert_eq!(got, FIFO_BYTES + BURST_LIMIT);
         // The handler's final IIR read (nothing pending) re-opens the feed.
+        assert_eq!(b.uart_read(IIR) & 1, 1);
+        assert_eq!(b.uart_read(LSR) & LSR_DR, LSR_DR);
+    }
+
+    #[test]
+    fn test_input_push_refill_resumes_on_closing_iir_read_after_burst_limit() {
+        const IIR: u32 = 2;
+        let mut b = bridge_with_rx_fifo();
+        b.set_input_bytes(&vec![5; 2 * BURST_LIMIT], PushPolicy::Refill)
+            .unwrap();
+        let mut got = 0;
+        while b.uart_read(LSR) & LSR_DR != 0 {
+            b.uart_read(RBR);
+            got += 1;
+        }
+        assert_eq!(got, FIFO_BYTES + BURST_LIMIT);
+        // The handler's closing read (nothing pending) renews the budget and
+        // the drain seen while it was spent refills the FIFO at once, not
+        // only at the next service tick.
         assert_eq!(b.uart_read(IIR) & 1, 1);
         assert_eq!(b.uart_read(LSR) & LSR_DR, LSR_DR);
     }
