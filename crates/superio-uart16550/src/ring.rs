@@ -20,65 +20,66 @@ const _: () = assert!(SLOTS.is_power_of_two());
 /// beyond [`SLOTS`] are refused rather than overwriting.
 pub(crate) struct RxRing {
     slots: Box<[u8; SLOTS]>,
-    /// Bytes ever popped or cleared; `popped & MASK` is the head slot.
-    popped: u64,
-    len: usize,
+    /// Bytes ever popped or cleared; `head & MASK` is the head slot.
+    head: u64,
+    /// Bytes ever pushed; `tail - head` is the length. Two counters rather
+    /// than head and length, so a pop updates one field.
+    tail: u64,
 }
 
 impl RxRing {
     pub(crate) fn new() -> Self {
         Self {
             slots: Box::new([0; SLOTS]),
-            popped: 0,
-            len: 0,
+            head: 0,
+            tail: 0,
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.len
+        // At most SLOTS: every push checks.
+        self.tail.wrapping_sub(self.head) as usize
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.head == self.tail
     }
 
     /// The absolute index of the head byte (bytes popped or cleared so far).
     pub(crate) fn popped(&self) -> u64 {
-        self.popped
+        self.head
     }
 
-    fn slot(&self, index: u64) -> usize {
+    fn slot(index: u64) -> usize {
         // Truncating is fine: only the low bits select the slot.
         (index as usize) & MASK
     }
 
     pub(crate) fn pop(&mut self) -> Option<u8> {
-        if self.len == 0 {
+        if self.head == self.tail {
             return None;
         }
-        let byte = self.slots.get(self.slot(self.popped)).copied().unwrap_or(0);
-        self.popped = self.popped.wrapping_add(1);
-        self.len -= 1;
+        let byte = self.slots.get(Self::slot(self.head)).copied().unwrap_or(0);
+        self.head = self.head.wrapping_add(1);
         Some(byte)
     }
 
     /// Appends `byte`; returns false (and drops it) if the ring is full.
     pub(crate) fn push(&mut self, byte: u8) -> bool {
-        if self.len >= SLOTS {
+        if self.len() >= SLOTS {
             return false;
         }
-        let slot = self.slot(self.popped.wrapping_add(self.len as u64));
-        if let Some(s) = self.slots.get_mut(slot) {
+        if let Some(s) = self.slots.get_mut(Self::slot(self.tail)) {
             *s = byte;
         }
-        self.len += 1;
+        self.tail = self.tail.wrapping_add(1);
         true
     }
 
     /// Appends as much of `bytes` as fits; returns how many were taken.
     pub(crate) fn extend(&mut self, bytes: &[u8]) -> usize {
-        let n = bytes.len().min(SLOTS - self.len);
-        let start = self.slot(self.popped.wrapping_add(self.len as u64));
+        let n = bytes.len().min(SLOTS - self.len());
+        let start = Self::slot(self.tail);
         // At most two runs: up to the end of the slots, then from slot 0.
         let first = n.min(SLOTS - start);
         let (a, b) = bytes.split_at(first);
@@ -88,24 +89,21 @@ impl RxRing {
         if let (Some(dst), Some(src)) = (self.slots.get_mut(..n - first), b.get(..n - first)) {
             dst.copy_from_slice(src);
         }
-        self.len += n;
+        self.tail = self.tail.wrapping_add(n as u64);
         n
     }
 
     /// Empties the ring, counting the discarded bytes as popped so the
     /// absolute indices of later bytes stay consistent.
     pub(crate) fn clear(&mut self) {
-        self.popped = self.popped.wrapping_add(self.len as u64);
-        self.len = 0;
+        self.head = self.tail;
     }
 
     /// The queued bytes, head first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = u8> + '_ {
-        (0..self.len as u64).map(move |i| {
-            self.slots
-                .get(self.slot(self.popped.wrapping_add(i)))
-                .copied()
-                .unwrap_or(0)
+        (0..self.len() as u64).map(move |i| {
+            let slot = Self::slot(self.head.wrapping_add(i));
+            self.slots.get(slot).copied().unwrap_or(0)
         })
     }
 }
