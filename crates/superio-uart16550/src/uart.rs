@@ -1534,9 +1534,8 @@ mod fast_path_tests {
                 // disabled through irq_synced): a guest access whose update
                 // reached the sink leaves the line at !(IIR&1) (AND OUT2).
                 let access = match op {
-                    Op::Read(_) | Op::Write(..) => true,
+                    Op::Read(_) | Op::Write(..) | Op::Console(_) => true,
                     Op::Burst(bytes) => !bytes.is_empty(),
-                    Op::Console(_) => true,
                     _ => false,
                 };
                 if access && fast.uart.irq_errors() == errors {
