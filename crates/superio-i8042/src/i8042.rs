@@ -209,7 +209,27 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     }
 
     /// Writes register `offset` (0 = port 0x60, 4 = port 0x64; others ignored).
+    #[inline]
     pub fn write(&mut self, offset: u8, value: u8) {
+        if offset == STATUS_COMMAND_REG && value >= CMD_PULSE_FIRST {
+            // Commands 0xF0-0xFF pulse output port lines (0xFE: CPU reset,
+            // the guest's `reboot=k`). They change neither CTR, the output
+            // buffer nor the interrupt lines, so the update that follows
+            // other writes is skipped (a refused level change is retried by
+            // the next other write or data read).
+            self.last_write_was_command = true;
+            // A new command cancels one still waiting for its data byte.
+            self.awaiting_data = None;
+            // Bits 0-3 clear = pulse that output line; line 0 is CPU reset.
+            if value & OUTPORT_RESET == 0 {
+                self.request_reset();
+            }
+            return;
+        }
+        self.write_other(offset, value);
+    }
+
+    fn write_other(&mut self, offset: u8, value: u8) {
         match offset {
             DATA_REG => self.write_data(value),
             STATUS_COMMAND_REG => self.write_command(value),
@@ -367,14 +387,22 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
         }
     }
 
+    // Inlined into the 0xFE fast path; the failure path stays out of line.
+    #[inline]
     fn request_reset(&mut self) {
         self.events.reset_requested();
         if let Err(e) = self.reset_line.trigger() {
-            if rare(&RESET_ERRORS) {
-                log::warn!("i8042: reset trigger failed: {e:?}");
-            }
-            self.events.reset_error();
+            self.reset_failed(&e);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn reset_failed(&mut self, e: &R::E) {
+        if rare(&RESET_ERRORS) {
+            log::warn!("i8042: reset trigger failed: {e:?}");
+        }
+        self.events.reset_error();
     }
 
     // -----------------------------------------------------------------

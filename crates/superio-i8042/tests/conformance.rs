@@ -797,3 +797,25 @@ fn test_xlate_off_keeps_ctr_bit_and_status() {
     let mut r = raw_rig();
     assert_eq!(r.read_ctr() & XLATE, 0);
 }
+
+#[test]
+fn test_pulse_command_keeps_output_and_irq_but_cancels_pending_command() {
+    // 0xF0-0xFF only pulse output lines: a byte waiting for the guest and
+    // its IRQ1 stay, the command/data flag is set, and a command still
+    // waiting for its data byte (0x60, write CTR) is cancelled.
+    let mut r = rig();
+    r.dev.press(Key::A).unwrap();
+    assert!(r.irq1.level());
+    r.dev.write(CMD, 0x60);
+    r.command(0xFF); // pulses no line (bits 0-3 set)
+    assert_eq!(r.status(), KEYLOCK | SYS | CMDDAT | OBF);
+    assert!(r.irq1.level());
+    assert_eq!(r.reset.raises(), 0);
+    // The next data byte goes to the keyboard, not to the CTR.
+    assert_eq!(r.drain(), vec![0x1E]);
+    r.dev.write(DATA, 0xF4);
+    assert_eq!(r.drain(), vec![0xFA], "the keyboard ACKs 0xF4");
+    assert_eq!(r.read_ctr(), CTR_DEFAULT);
+    r.command(0xFE);
+    assert_eq!(r.reset.raises(), 1);
+}
