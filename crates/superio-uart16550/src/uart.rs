@@ -40,11 +40,14 @@ const NO_READS: [u16; 8] = [UNCACHED; 8];
 /// # Output: write-through, coalesced, back-pressured
 /// Each THR byte goes to the sink at once. The sink's `flush()` and the
 /// THR-empty interrupt wait for the end of the guest's *burst*: the next
-/// access to any other register, a FIFO's worth of bytes, or
-/// [`end_tx_burst`](Self::end_tx_burst). A driver writing 16 bytes then
-/// costs one interrupt and one flush. Call `end_tx_burst` when the vCPU exits
-/// for any other reason and on a short timer, so a driver that writes and
-/// then halts still gets its interrupt.
+/// access to any other register (except reads while IER masks THRI), a
+/// FIFO's worth of bytes, or [`end_tx_burst`](Self::end_tx_burst). A driver
+/// writing 16 bytes then costs one interrupt and one flush, and a polled
+/// console (THRI masked, LSR read before each byte) one flush per FIFO's
+/// worth or per line, at the IER write that restores THRI. Call
+/// `end_tx_burst` when the vCPU exits for any other reason and on a short
+/// timer, so a driver that writes and then halts still gets its interrupt
+/// and a buffering sink is flushed.
 ///
 /// If the sink answers `WouldBlock` or `Ok(0)`, the byte stays in the TX FIFO,
 /// LSR.THRE/TEMT read 0, THRI is withheld and [`SerialEvents::tx_blocked`]
@@ -392,6 +395,10 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
             let iir = self.read_iir();
             if self.thri_pending != thri_before {
                 self.update_irq();
+            } else if self.thri_only {
+                // Only THRI and the burst changed, and the level stands:
+                // the next reads (LSR, MSR) need not re-evaluate everything.
+                self.cache_thri_only(self.thri_pending, self.irq.level());
             }
             return iir;
         }
@@ -1168,7 +1175,11 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
 
     /// Ends the guest's output burst now: flushes the sink and raises THRI
     /// (if enabled). Call it when the vCPU exits for a reason other than a
-    /// UART access and on a short timer.
+    /// UART access and on a short timer: it bounds how long written bytes
+    /// may sit unflushed in a buffering sink. Most bursts end by themselves
+    /// (another register access, a FIFO's worth), but a guest that polls LSR
+    /// with THRI masked (earlycon, or a console that never restores THRI)
+    /// and then stops writing leaves its last bytes to this call.
     pub fn end_tx_burst(&mut self) {
         if self.burst_len == 0 && self.irq_synced {
             // No burst to end and the published level is current: an update

@@ -50,6 +50,44 @@ fn test_end_tx_burst_raises_thri_when_guest_stops_writing() {
 }
 
 #[test]
+fn test_polled_bytes_left_in_open_burst_are_flushed_by_end_tx_burst() {
+    let (mut u, irq, sink, _) = uart();
+    u.write(FCR, 0x01);
+    u.write(MCR, 0x08);
+    let flushes = sink.flushes();
+    for &b in b"ok\n" {
+        assert_eq!(u.read(LSR) & 0x60, 0x60);
+        u.write(TX, b);
+    }
+    assert_eq!(u.read(LSR) & 0x60, 0x60);
+    assert_eq!(sink.data(), b"ok\n");
+    assert_eq!(
+        sink.flushes(),
+        flushes,
+        "THRI is masked: the polls leave the burst open"
+    );
+    u.end_tx_burst();
+    assert_eq!(sink.flushes() - flushes, 1);
+    u.end_tx_burst();
+    assert_eq!(sink.flushes() - flushes, 1, "nothing new to flush");
+    assert_eq!(irq.raises(), 0);
+}
+
+#[test]
+fn test_lsr_poll_with_thri_enabled_ends_burst_and_raises_thri() {
+    let (mut u, irq, sink, _) = uart();
+    tx_ready(&mut u);
+    irq.clear();
+    let flushes = sink.flushes();
+    u.write(TX, b'a');
+    assert_eq!(u.read(LSR) & 0x60, 0x60);
+    assert_eq!(sink.flushes() - flushes, 1);
+    assert_eq!(irq.events(), [IrqEvent::Raise]);
+    assert_eq!(u.read(IIR), 0xC2);
+    assert!(!irq.level(), "the IIR read cleared THRI");
+}
+
+#[test]
 fn test_burst_longer_than_fifo_flushes_each_fifo_worth_without_interrupt() {
     let (mut u, irq, sink, _) = uart_with(Config::default().with_fifo_size(16).unwrap());
     tx_ready(&mut u);

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use superio_core::test_utils::TestSink;
 use superio_core::ByteRegisters;
 use superio_uart16550::Config;
 
@@ -402,4 +403,47 @@ fn test_rx_eager_feed_without_rearm_stalls_at_pass_limit() {
     let got = receive_all(Feed::Eager, 256 * 1024, false);
     assert_eq!(got.pass_limit_hits, 1);
     assert!(got.bytes.len() < 256 * 1024);
+}
+
+/// `serial8250_console_write` for one line, checking what the guest sees at
+/// every poll; returns the sink's flush count just before IER is restored.
+fn console_line_checked(u: &mut TestUart, sink: &TestSink, line: &[u8]) -> u64 {
+    let ier = u.read(IER);
+    u.write(IER, 0);
+    for &b in line {
+        assert_eq!(u.read(LSR) & 0x60, 0x60, "THRE|TEMT before every byte");
+        u.write(TX, b);
+    }
+    assert_eq!(u.read(LSR) & 0x60, 0x60, "BOTH_EMPTY at the end");
+    let before_restore = sink.flushes();
+    u.write(IER, ier);
+    before_restore
+}
+
+#[test]
+fn test_console_write_64_byte_line_flushes_once_at_ier_restore() {
+    let (mut u, irq, sink, _, _) = opened(Config::default());
+    let flushes = sink.flushes();
+    let line: Vec<u8> = (0..64u8).map(|i| b' ' + i).collect();
+    let before_restore = console_line_checked(&mut u, &sink, &line);
+    assert_eq!(before_restore, flushes, "the LSR polls flush nothing");
+    assert_eq!(sink.data(), line, "every byte is written through at once");
+    assert_eq!(
+        sink.flushes() - flushes,
+        1,
+        "the IER restore flushes the line"
+    );
+    assert_eq!(u.read(IER), 0x05);
+    assert_eq!(irq.raises(), 0, "THRI stays masked by the restored IER");
+}
+
+#[test]
+fn test_console_write_with_16_byte_fifo_flushes_each_fifo_worth() {
+    let (mut u, _, sink, _, _) = opened(Config::default().with_fifo_size(16).unwrap());
+    let flushes = sink.flushes();
+    let line = [b'x'; 64];
+    let before_restore = console_line_checked(&mut u, &sink, &line);
+    // Bytes 17, 33 and 49 each start a new FIFO's worth; the restore ends the last.
+    assert_eq!(before_restore - flushes, 3);
+    assert_eq!(sink.flushes() - flushes, 4);
 }
