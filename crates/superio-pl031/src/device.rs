@@ -1,5 +1,6 @@
 //! The PL031 state machine: registers, counter, match alarm, snapshots.
 
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 use superio_core::{IrqLine, Trigger, WordRegisters};
@@ -180,9 +181,11 @@ pub struct Pl031<T: Trigger, C: Clock = RealtimeClock, E: Pl031Events = NoEvents
     events: E,
     /// The counter stood at `anchor_counter` (below PERIOD, in nanoseconds)
     /// when the clock read `anchor_clock`; it moves with the clock from
-    /// there, modulo PERIOD. Stored as the anchor rather than as an offset
-    /// so that an RTCLR load is two stores; the offset (two reductions
-    /// modulo PERIOD) is derived only on the once-a-second path.
+    /// there, modulo PERIOD. Authoritative only while `second_end` is
+    /// `None`: otherwise the counter is located by `dr` and `second_end`
+    /// alone (see [`Self::anchor`]), so that an RTCLR load does not have to
+    /// store it. The offset (two reductions modulo PERIOD) is derived only
+    /// on the once-a-second path.
     anchor_clock: u64,
     anchor_counter: u64,
     /// The clock reading at the last update: accesses that do not depend on
@@ -191,10 +194,12 @@ pub struct Pl031<T: Trigger, C: Clock = RealtimeClock, E: Pl031Events = NoEvents
     last_now: u64,
     /// RTCDR at `last_now`. Derived, never saved.
     dr: u32,
-    /// The clock time at which the counter next steps (`None`: beyond `u64`
-    /// nanoseconds). With `dr`, it locates the counter without a division,
-    /// so RTCMR writes compute the match from it. Derived, never saved.
-    second_end: Option<u64>,
+    /// The clock time at which the counter next steps onto `dr + 1`
+    /// (`None`: beyond `u64` nanoseconds; never 0, since the step is always
+    /// after a clock reading, which makes the option one word). With `dr`, it
+    /// locates the counter without a division, so the match is derived from
+    /// it. Derived, never saved.
+    second_end: Option<NonZeroU64>,
     /// How far past `last_now` the clock can go before RTCDR or RTCRIS can
     /// change: to `second_end` (a match is a step, so it never comes before
     /// one), or 0 while a refused interrupt level awaits its retry. The whole
@@ -500,9 +505,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         self.advance();
         let reduced = offset_ns.rem_euclid(i128::from(PERIOD_NS));
         // The counter position at clock time 0 is the offset itself.
-        self.anchor_clock = 0;
-        self.anchor_counter = u64::try_from(reduced).unwrap_or(0);
-        self.locate();
+        self.set_anchor(0, u64::try_from(reduced).unwrap_or(0));
         self.update_line();
     }
 
@@ -540,7 +543,30 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
 
     /// Counter position = (clock mod PERIOD + offset) mod PERIOD.
     fn offset(&self) -> u64 {
-        offset_for(self.anchor_counter, self.anchor_clock)
+        let (clock, counter) = self.anchor();
+        offset_for(counter, clock)
+    }
+
+    /// A (clock, counter position) pair on the counter's line: the step
+    /// onto `dr + 1` at `second_end` if that is known, else the stored anchor.
+    fn anchor(&self) -> (u64, u64) {
+        match self.second_end {
+            Some(end) => {
+                let next = u64::from(self.dr.wrapping_add(1));
+                (end.get(), next * NANOS_PER_SEC)
+            }
+            None => (self.anchor_clock, self.anchor_counter),
+        }
+    }
+
+    /// Puts the counter at `counter_ns` (below PERIOD) when the clock reads
+    /// `clock_ns`, and locates it at `last_now`.
+    fn set_anchor(&mut self, clock_ns: u64, counter_ns: u64) {
+        self.anchor_clock = clock_ns;
+        self.anchor_counter = counter_ns;
+        // The stored anchor is authoritative until locate() derives the rest.
+        self.second_end = None;
+        self.locate();
     }
 
     fn counter_ns_at(&self, now: u64) -> u64 {
@@ -599,7 +625,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
             self.events.alarm_fired();
         }
         self.last_now = now;
-        if self.second_end.is_some_and(|end| now >= end) {
+        if self.second_end.is_some_and(|end| now >= end.get()) {
             self.locate();
         } else {
             self.set_quiet_span();
@@ -610,11 +636,17 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     /// one division of the model, once per second at most on the read path).
     fn locate(&mut self) {
         let counter = self.counter_ns_at(self.last_now);
+        // Kept valid here so that it still locates the counter if
+        // `second_end` turns out to be beyond u64 nanoseconds.
+        self.anchor_clock = self.last_now;
+        self.anchor_counter = counter;
         self.dr = u32::try_from(counter / NANOS_PER_SEC).unwrap_or(u32::MAX);
-        // phase < 1 s, so the subtraction cannot underflow.
+        // phase < 1 s, so the subtraction cannot underflow, and the step is
+        // at least 1 ns after last_now, so never at 0.
         self.second_end = self
             .last_now
-            .checked_add(NANOS_PER_SEC - counter % NANOS_PER_SEC);
+            .checked_add(NANOS_PER_SEC - counter % NANOS_PER_SEC)
+            .and_then(NonZeroU64::new);
         self.set_quiet_span();
     }
 
@@ -626,7 +658,8 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     fn match_at(&self) -> Option<u64> {
         // seconds_until is 1..=2^32, so the product fits a u64.
         let after_step = (seconds_until(self.dr, self.mr) - 1) * NANOS_PER_SEC;
-        self.second_end.and_then(|end| end.checked_add(after_step))
+        self.second_end
+            .and_then(|end| end.get().checked_add(after_step))
     }
 
     /// Every caller publishes the line afterwards, which zeroes the span
@@ -635,7 +668,7 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
         // After last_now by construction; saturating for safety only.
         self.quiet_span = self
             .second_end
-            .unwrap_or(u64::MAX)
+            .map_or(u64::MAX, NonZeroU64::get)
             .saturating_sub(self.last_now);
     }
 
@@ -644,24 +677,31 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     #[inline]
     fn load(&mut self, value: u32) {
         let now = self.last_now;
-        // value * 10^9 < 2^32 s: already a counter position.
-        self.anchor_clock = now;
-        self.anchor_counter = u64::from(value) * NANOS_PER_SEC;
+        self.dr = value;
+        self.lr = value;
         // The counter now sits exactly at the start of second `value`: no
         // phase, so it steps one second from now (what locate() would
-        // compute, without the division).
-        self.dr = value;
-        self.second_end = now.checked_add(NANOS_PER_SEC);
-        self.lr = value;
-        self.quiet_span = if self.second_end.is_some() {
-            NANOS_PER_SEC
-        } else {
-            u64::MAX - now
-        };
+        // compute, without the division). That step locates the counter,
+        // so the anchor is not stored (see `anchor`): five plain stores.
+        match now.checked_add(NANOS_PER_SEC).and_then(NonZeroU64::new) {
+            Some(end) => {
+                self.second_end = Some(end);
+                self.quiet_span = NANOS_PER_SEC;
+            }
+            None => self.load_at_end_of_time(value),
+        }
         self.events.time_set(TimeSet {
             value,
             clock_ns: now,
         });
+    }
+
+    /// [`Self::load`] within the last second of the `u64` clock: the step
+    /// is beyond it, so the anchor locates the counter.
+    #[cold]
+    fn load_at_end_of_time(&mut self, value: u32) {
+        // value * 10^9 < 2^32 s: already a counter position.
+        self.set_anchor(self.last_now, u64::from(value) * NANOS_PER_SEC);
     }
 
     /// Publishes the interrupt level if it differs from the published one.
@@ -889,6 +929,34 @@ mod tests {
         assert_eq!(rtc.read(RTCDR), 2);
         clock.set_ns(S / 2);
         assert_eq!(rtc.read(RTCDR), 3);
+    }
+
+    #[test]
+    fn test_load_is_located_by_its_step_across_clock_going_back() {
+        // After a load the anchor is not stored: the step one second later
+        // locates the counter, also for a clock that goes back past it.
+        let clock = ManualClock::new(500 * S + S / 2);
+        let mut rtc = Pl031::with_clock(RecordingIrq::new(), clock.clone());
+        assert_eq!(rtc.read(RTCDR), 500);
+        rtc.write(RTCLR, 77);
+        assert_eq!(rtc.offset_ns(), -i128::from(423 * S + S / 2));
+        clock.set_ns(400 * S + S / 2);
+        assert_eq!(rtc.read(RTCDR), u32::MAX - 22);
+        assert_eq!(rtc.state().counter_ns, PERIOD_NS - 23 * S);
+    }
+
+    #[test]
+    fn test_load_in_the_last_second_of_the_clock() {
+        let clock = ManualClock::new(u64::MAX - S / 2);
+        let mut rtc = Pl031::with_clock(RecordingIrq::new(), clock.clone());
+        rtc.write(RTCLR, 9);
+        assert_eq!(rtc.read(RTCDR), 9);
+        clock.set_ns(u64::MAX);
+        assert_eq!(rtc.read(RTCDR), 9);
+        assert_eq!(rtc.state().counter_ns, 9 * S + S / 2);
+        // Back from the end of time, the stored anchor still locates it.
+        clock.set_ns(u64::MAX - S);
+        assert_eq!(rtc.read(RTCDR), 8);
     }
 
     #[test]
