@@ -24,6 +24,12 @@
 //! console line), so its cost is in our figures. vm-superio writes, flushes
 //! and triggers per byte.
 //!
+//! Register offsets reach both devices through `black_box` (in the `Port`
+//! impls, identically for both systems): a VMM's bus hands the device a
+//! runtime offset (port minus base), so a constant the compiler could fold
+//! into `read(LSR)` after inlining would measure a specialised read that no
+//! VMM runs.
+//!
 //! With `SUPERIO_BENCH_COUNT=<group>|<system>` and `SUPERIO_BENCH_ITERS=<n>`
 //! the binary runs one case `n` times without criterion and prints its
 //! counters (interrupt raises/lowers, sink writes/flushes) as JSON, for
@@ -163,7 +169,8 @@ const SETUP: [(u8, u8); 3] = [
 ];
 
 /// The VMM-facing register interface of both devices, so that each pattern
-/// is written once and runs identically on both. `end_of_exit_burst` is the
+/// is written once and runs identically on both. `rd`/`wr` pass the offset
+/// through `black_box`, as a bus dispatch would hand it over. `end_of_exit_burst` is the
 /// VMM's call on a non-UART exit: `end_tx_burst` on ours, nothing on
 /// vm-superio (which has no such call and needs none).
 trait Port {
@@ -176,11 +183,11 @@ trait Port {
 impl<T: superio_core::Trigger, W: Write> Port for Uart16550<T, superio_uart16550::NoEvents, W> {
     #[inline]
     fn rd(&mut self, reg: u8) -> u8 {
-        self.read(reg)
+        self.read(black_box(reg))
     }
     #[inline]
     fn wr(&mut self, reg: u8, value: u8) {
-        self.write(reg, value);
+        self.write(black_box(reg), value);
     }
     #[inline]
     fn feed(&mut self, input: &[u8]) -> usize {
@@ -197,11 +204,11 @@ impl<T: vm_superio::Trigger, W: Write> Port
 {
     #[inline]
     fn rd(&mut self, reg: u8) -> u8 {
-        self.read(reg)
+        self.read(black_box(reg))
     }
     #[inline]
     fn wr(&mut self, reg: u8, value: u8) {
-        let _ = self.write(reg, value);
+        let _ = self.write(black_box(reg), value);
     }
     #[inline]
     fn feed(&mut self, input: &[u8]) -> usize {
