@@ -320,14 +320,17 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
     /// a floating bus does).
     #[inline]
     pub fn read(&mut self, offset: u8) -> u8 {
-        let cached = self
-            .read_cache
-            .get(usize::from(offset))
-            .copied()
-            .unwrap_or(UNCACHED);
-        // RBR first: `offset` is usually a constant here, so the test costs
-        // the other registers nothing.
-        if offset == RBR && cached == RBR_POPS {
+        let Some(&cached) = self.read_cache.get(usize::from(offset)) else {
+            return self.read_uncached(offset, UNCACHED);
+        };
+        // A plain value first: a VMM's bus hands over a runtime offset, so
+        // every test made before this one is paid by every poll (LSR, IIR).
+        if let Ok(value) = u8::try_from(cached) {
+            return value;
+        }
+        // Only the RBR entry (offset 0) is ever `RBR_POPS`, so the marker
+        // alone identifies the register.
+        if cached == RBR_POPS {
             // A byte and no break is queued (and no burst to end): no break
             // can reach the head, so only emptying the FIFO changes anything
             // another cache depends on (DR, RDI/CTI).
@@ -338,9 +341,6 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
                 }
                 return byte;
             }
-        }
-        if let Ok(value) = u8::try_from(cached) {
-            return value;
         }
         self.read_uncached(offset, cached)
     }
