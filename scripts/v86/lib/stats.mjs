@@ -196,6 +196,10 @@ export class Stats {
             bytesOut: this.bytesOut,
             instructions: this.instructionCounter ? this.instructionCounter() : 0,
             wallMs: Number(process.hrtime.bigint() - this.startedNs) / 1e6,
+            // This process's CPU time (the emulator, bridge and harness run
+            // on one thread): on a shared machine it varies far less with
+            // load than wall time does.
+            cpuMs: cpuMs(),
         };
     }
 
@@ -265,5 +269,11 @@ function diff(a, b) {
         bytesOut: b.bytesOut - a.bytesOut,
         instructions: b.instructions - a.instructions,
         wallMs: +(b.wallMs - a.wallMs).toFixed(1),
+        cpuMs: +(b.cpuMs - a.cpuMs).toFixed(1),
     };
+}
+
+function cpuMs() {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e3;
 }
