@@ -411,6 +411,7 @@ impl<D: WordRegisters> Mmio32<D> {
         self.dev
     }
 
+    #[inline]
     fn register(&mut self, offset: u64, len: usize) -> Option<u32> {
         if len != 4 {
             self.stats.bad_width(offset, len);
@@ -427,6 +428,7 @@ impl<D: WordRegisters> Mmio32<D> {
 }
 
 impl<D: WordRegisters> BusDevice for Mmio32<D> {
+    #[inline]
     fn read(&mut self, offset: u64, data: &mut [u8]) {
         let value = match self.register(offset, data.len()) {
             Some(off) => self.dev.read_word(off),
@@ -439,6 +441,7 @@ impl<D: WordRegisters> BusDevice for Mmio32<D> {
         }
     }
 
+    #[inline]
     fn write(&mut self, offset: u64, data: &[u8]) {
         if let (Some(off), Ok(word)) =
             (self.register(offset, data.len()), <[u8; 4]>::try_from(data))
