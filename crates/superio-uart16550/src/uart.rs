@@ -1373,6 +1373,18 @@ mod fast_path_tests {
         IrqFail(u32),
         OutputBudget(Option<(u8, bool)>),
         Reset,
+        /// An optional IER write, then THR bytes into a sink that answers
+        /// `WouldBlock` (they queue in the TX FIFO), the sink recovers, `drain_tx` empties the FIFO and
+        /// raises THRI with the burst still open, `more` THR bytes continue
+        /// that burst, then an optional read. Random sequences almost never
+        /// line these up, and the caches have cases only this state reaches
+        /// (THRI pending inside an open burst).
+        DrainMidBurst {
+            ier: Option<u8>,
+            queued: Vec<u8>,
+            more: Vec<u8>,
+            then_read: Option<u8>,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -1415,6 +1427,18 @@ mod fast_path_tests {
             1 => prop_oneof![Just(None), (0u8..4, any::<bool>()).prop_map(Some)]
                 .prop_map(Op::OutputBudget),
             1 => Just(Op::Reset),
+            2 => (
+                prop_oneof![Just(None), Just(Some(0x02u8)), Just(Some(0x07)), Just(Some(0x0F))],
+                proptest::collection::vec(any::<u8>(), 1..20),
+                proptest::collection::vec(any::<u8>(), 0..80),
+                prop_oneof![Just(None), Just(Some(IIR)), Just(Some(LSR)), Just(Some(RBR))],
+            )
+                .prop_map(|(ier, queued, more, then_read)| Op::DrainMidBurst {
+                    ier,
+                    queued,
+                    more,
+                    then_read,
+                }),
         ]
     }
 
@@ -1497,6 +1521,24 @@ mod fast_path_tests {
                         }));
                 }
                 Op::Reset => self.uart.reset(),
+                Op::DrainMidBurst {
+                    ier,
+                    queued,
+                    more,
+                    then_read,
+                } => {
+                    if let Some(ier) = ier {
+                        self.wr(IER, *ier, slow);
+                    }
+                    self.sink.set_error(Some(io::ErrorKind::WouldBlock));
+                    queued.iter().for_each(|&b| self.wr(THR, b, slow));
+                    self.sink.set_error(None);
+                    self.disable(slow);
+                    let left = self.uart.drain_tx();
+                    more.iter().for_each(|&b| self.wr(THR, b, slow));
+                    let read = then_read.map(|r| usize::from(self.rd(r, slow)));
+                    return Some(left * 0x100 + read.unwrap_or(0x1FF));
+                }
             }
             None
         }
@@ -1547,6 +1589,9 @@ mod fast_path_tests {
                 let access = match op {
                     Op::Read(_) | Op::Write(..) | Op::Console(_) => true,
                     Op::Burst(bytes) => !bytes.is_empty(),
+                    Op::DrainMidBurst { more, then_read, .. } => {
+                        !more.is_empty() || then_read.is_some()
+                    }
                     _ => false,
                 };
                 if access && fast.uart.irq_errors() == errors {
