@@ -19,7 +19,8 @@ const MAX_INTERRUPTED_RETRIES: u32 = 8;
 /// A `read_cache` entry whose read takes the long way.
 const UNCACHED: u16 = 0x100;
 /// The RBR entry while a byte and no break is waiting: the read pops it, and
-/// only an emptied FIFO can change the level.
+/// only an emptied FIFO can change the level. Only ever stored at offset
+/// [`RBR`], so `read` needs no offset test to act on it.
 const RBR_POPS: u16 = 0x200;
 /// The IIR entry while THRI alone is pending: the read reports and clears it.
 const IIR_CLEARS_THRI: u16 = 0x300;
@@ -124,7 +125,8 @@ pub struct Uart16550<T: Trigger, EV: SerialEvents = NoEvents, W: Write = io::Sin
     /// effect and needs no update: the value (< 0x100), or a marker for a
     /// read with a known cheap effect ([`RBR_POPS`], [`IIR_CLEARS_THRI`]),
     /// or [`UNCACHED`]. One table lookup is the whole cost of the common
-    /// polls (LSR, an idle IIR, MSR, IER).
+    /// polls (LSR, an idle IIR, MSR, IER), also when the offset is only
+    /// known at run time, as it is behind a VMM's bus.
     read_cache: [u16; 8],
     /// `read_cache` as the last update computed it for a closed burst (an
     /// open burst with THRI enabled disables every entry, since a read must
