@@ -129,7 +129,13 @@ pub struct I8042<T: Trigger, R: Trigger, E: I8042Events = NoEvents> {
     initial_ctr: u8,
     ram: [u8; RAM_SIZE],
     output_port: u8,
-    last_write_was_command: bool,
+    /// The status register as port 0x64 returns it. Drivers and firmware
+    /// read it before every data access, so it is kept current where its
+    /// inputs change (the output buffer, CTR.SYS, which port was written
+    /// last) instead of being assembled on each read, and a read is one
+    /// load. Its CMDDAT bit is the only record of the last port written.
+    /// Not part of the snapshot: [`I8042::from_state`] recomputes it.
+    status: u8,
     awaiting_data: Option<u8>,
     obuf: Option<OutputByte>,
     pending_reply: Option<OutputByte>,
@@ -160,7 +166,7 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
             initial_ctr: config.initial_ctr,
             ram,
             output_port: OUTPORT_DEFAULT,
-            last_write_was_command: false,
+            status: status_from_scratch(config.initial_ctr, false, None),
             awaiting_data: None,
             obuf: None,
             pending_reply: None,
@@ -217,7 +223,7 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
             // buffer nor the interrupt lines, so the update that follows
             // other writes is skipped (a refused level change is retried by
             // the next other write or data read).
-            self.last_write_was_command = true;
+            self.status |= STR_CMDDAT;
             // A new command cancels one still waiting for its data byte.
             self.awaiting_data = None;
             // Bits 0-3 clear = pulse that output line; line 0 is CPU reset.
@@ -241,27 +247,30 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     /// The status register, without side effects.
     #[inline]
     pub fn status(&self) -> u8 {
-        let mut s = STR_KEYLOCK;
-        if self.ctr() & CTR_SYS != 0 {
-            s |= STR_SYS;
-        }
-        if self.last_write_was_command {
-            s |= STR_CMDDAT;
-        }
-        if let Some(b) = self.obuf {
-            s |= STR_OBF;
-            if b.source == ByteSource::Aux {
-                s |= STR_AUXDATA;
-            }
-            if b.timeout {
-                s |= STR_TIMEOUT;
-            }
-        }
-        s
+        self.status
+    }
+
+    /// Empties the output buffer, clearing the status bits that describe it.
+    fn take_obuf(&mut self) -> Option<OutputByte> {
+        self.status &= !STR_OBUF_BITS;
+        self.obuf.take()
+    }
+
+    /// Fills the empty output buffer with `b` and sets the status bits that
+    /// describe it. Callers have checked that the buffer was empty, so those
+    /// bits are clear and only need setting.
+    fn load_obuf(&mut self, b: OutputByte) {
+        self.status |= obuf_status_bits(b);
+        self.obuf = Some(b);
+    }
+
+    /// Copies CTR.SYS into the status register after the CTR changed.
+    fn sync_sys(&mut self) {
+        self.status = (self.status & !STR_SYS) | (self.ctr() & CTR_SYS);
     }
 
     fn read_data(&mut self) -> u8 {
-        if let Some(b) = self.obuf.take() {
+        if let Some(b) = self.take_obuf() {
             self.last_read = b.value;
             // Drop the line before loading the next byte, so that each byte
             // gets its own rising edge (an edge sink never sees a level).
@@ -276,12 +285,13 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     }
 
     fn write_data(&mut self, value: u8) {
-        self.last_write_was_command = false;
+        self.status &= !STR_CMDDAT;
         match self.awaiting_data.take() {
             Some(cmd @ CMD_WRITE_CTR..=CMD_WRITE_RAM_LAST) => {
                 if let Some(slot) = self.ram.get_mut(usize::from(cmd - CMD_WRITE_CTR)) {
                     *slot = value;
                 }
+                self.sync_sys();
             }
             Some(CMD_WRITE_OUTPUT_PORT) => self.write_output_port(value),
             Some(CMD_WRITE_KBD_OBUF) => self.reply(value, ByteSource::Keyboard, false),
@@ -299,7 +309,7 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     }
 
     fn write_command(&mut self, cmd: u8) {
-        self.last_write_was_command = true;
+        self.status |= STR_CMDDAT;
         // A new command cancels one still waiting for its data byte.
         self.awaiting_data = None;
         match cmd {
@@ -347,13 +357,14 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     /// buffer is emptied and SYS is set; XLATE is kept so the mode the VMM
     /// configured survives. Answers 0x55.
     fn self_test(&mut self) {
-        let discarded = usize::from(self.obuf.take().is_some())
+        let discarded = usize::from(self.take_obuf().is_some())
             + usize::from(self.pending_reply.take().is_some());
         if discarded > 0 {
             self.events.output_flushed(discarded);
         }
         self.translator = Translator::default();
         self.ram[0] = (self.ram[0] & CTR_XLATE) | CTR_SYS | CTR_KBDDIS | CTR_AUXDIS;
+        self.sync_sys();
         self.set_output_port(OUTPORT_DEFAULT);
         self.reply(RET_SELF_TEST_OK, ByteSource::Controller, false);
     }
@@ -461,7 +472,20 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
         // At most three bytes: a plain loop costs a fraction of the generic
         // iterator extend.
         for &b in reply.iter().take(take) {
-            self.kbd_queue.push_back(b);
+            // With nothing ahead of it and the interface enabled, the byte
+            // would be queued and at once taken out again by the refill that
+            // follows every write; sending it straight to the output buffer
+            // is the same transfer without the queue round trip (the usual
+            // case: the guest waits for each ACK before its next command).
+            if self.obuf.is_none()
+                && self.pending_reply.is_none()
+                && self.kbd_queue.is_empty()
+                && self.ctr() & CTR_KBDDIS == 0
+            {
+                self.send_kbd_byte(b);
+            } else {
+                self.kbd_queue.push_back(b);
+            }
         }
         if take < reply.len() {
             self.events.output_dropped(reply.len() - take);
@@ -476,27 +500,40 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
             return;
         }
         if let Some(r) = self.pending_reply.take() {
-            self.obuf = Some(r);
+            self.load_obuf(r);
             return;
         }
         if self.ctr() & CTR_KBDDIS != 0 {
             return;
         }
         while let Some(b) = self.kbd_queue.pop_front() {
-            self.kbd.last_sent = b;
-            let out = if self.ctr() & CTR_XLATE != 0 {
-                self.translator.feed(b)
-            } else {
-                Some(b)
-            };
-            if let Some(value) = out {
-                self.obuf = Some(OutputByte {
+            if self.send_kbd_byte(b) {
+                return;
+            }
+        }
+    }
+
+    /// Hands keyboard byte `b` to the empty output buffer, translated to set
+    /// 1 when CTR.XLATE is set; false if the translator swallowed it (a
+    /// set-2 break prefix), leaving the buffer empty.
+    #[inline]
+    fn send_kbd_byte(&mut self, b: u8) -> bool {
+        self.kbd.last_sent = b;
+        let out = if self.ctr() & CTR_XLATE != 0 {
+            self.translator.feed(b)
+        } else {
+            Some(b)
+        };
+        match out {
+            Some(value) => {
+                self.load_obuf(OutputByte {
                     value,
                     source: ByteSource::Keyboard,
                     timeout: false,
                 });
-                return;
+                true
             }
+            None => false,
         }
     }
 
@@ -693,7 +730,7 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
         self.ram = [0; RAM_SIZE];
         self.ram[0] = self.initial_ctr;
         self.output_port = OUTPORT_DEFAULT;
-        self.last_write_was_command = false;
+        self.status = status_from_scratch(self.initial_ctr, false, None);
         self.awaiting_data = None;
         self.obuf = None;
         self.pending_reply = None;
@@ -711,7 +748,7 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
             initial_ctr: self.initial_ctr,
             ram: self.ram,
             output_port: self.output_port,
-            last_write_was_command: self.last_write_was_command,
+            last_write_was_command: self.status & STR_CMDDAT != 0,
             awaiting_data: self.awaiting_data,
             output_buffer: self.obuf,
             pending_reply: self.pending_reply,
@@ -752,7 +789,11 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
         );
         dev.ram = state.ram;
         dev.output_port = state.output_port;
-        dev.last_write_was_command = state.last_write_was_command;
+        dev.status = status_from_scratch(
+            state.ram[0],
+            state.last_write_was_command,
+            state.output_buffer,
+        );
         dev.awaiting_data = state.awaiting_data;
         dev.obuf = state.output_buffer;
         dev.pending_reply = state.pending_reply;
@@ -773,6 +814,36 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
         dev.update();
         Ok(dev)
     }
+}
+
+/// The status bits that describe the output buffer's byte.
+const STR_OBUF_BITS: u8 = STR_OBF | STR_AUXDATA | STR_TIMEOUT;
+
+/// The status bits for a byte in the output buffer.
+fn obuf_status_bits(b: OutputByte) -> u8 {
+    let mut s = STR_OBF;
+    if b.source == ByteSource::Aux {
+        s |= STR_AUXDATA;
+    }
+    if b.timeout {
+        s |= STR_TIMEOUT;
+    }
+    s
+}
+
+// The status SYS bit is a copy of CTR.SYS, at the same position, so it is
+// copied with a mask rather than a branch.
+const _: () = assert!(CTR_SYS == STR_SYS);
+
+/// The status register computed from its inputs, where there is no cached
+/// value to update (power-on, reset, snapshot restore): CTR.SYS, whether
+/// the last write went to port 0x64, and the output buffer.
+fn status_from_scratch(ctr: u8, last_write_was_command: bool, obuf: Option<OutputByte>) -> u8 {
+    let mut s = STR_KEYLOCK | (ctr & CTR_SYS);
+    if last_write_was_command {
+        s |= STR_CMDDAT;
+    }
+    s | obuf.map_or(0, obuf_status_bits)
 }
 
 static UNKNOWN_COMMANDS: AtomicU64 = AtomicU64::new(0);
