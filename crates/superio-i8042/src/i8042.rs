@@ -215,21 +215,14 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     }
 
     /// Writes register `offset` (0 = port 0x60, 4 = port 0x64; others ignored).
+    ///
+    /// The CPU reset command (0xFE on port 0x64, the guest's `reboot=k`) is
+    /// tested first and exactly, so that with a runtime offset it costs two
+    /// compares before the reset line is pulsed.
     #[inline]
     pub fn write(&mut self, offset: u8, value: u8) {
-        if offset == STATUS_COMMAND_REG && value >= CMD_PULSE_FIRST {
-            // Commands 0xF0-0xFF pulse output port lines (0xFE: CPU reset,
-            // the guest's `reboot=k`). They change neither CTR, the output
-            // buffer nor the interrupt lines, so the update that follows
-            // other writes is skipped (a refused level change is retried by
-            // the next other write or data read).
-            self.status |= STR_CMDDAT;
-            // A new command cancels one still waiting for its data byte.
-            self.awaiting_data = None;
-            // Bits 0-3 clear = pulse that output line; line 0 is CPU reset.
-            if value & OUTPORT_RESET == 0 {
-                self.request_reset();
-            }
+        if offset == STATUS_COMMAND_REG && value == CMD_PULSE_RESET {
+            self.pulse(value);
             return;
         }
         self.write_other(offset, value);
@@ -238,10 +231,30 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     fn write_other(&mut self, offset: u8, value: u8) {
         match offset {
             DATA_REG => self.write_data(value),
+            STATUS_COMMAND_REG if value >= CMD_PULSE_FIRST => {
+                // The other pulse commands: no update either (see `pulse`).
+                self.pulse(value);
+                return;
+            }
             STATUS_COMMAND_REG => self.write_command(value),
             _ => self.events.invalid_access(offset),
         }
         self.update();
+    }
+
+    /// Commands 0xF0-0xFF pulse output port lines (0xFE: CPU reset). They
+    /// change neither CTR, the output buffer nor the interrupt lines, so the
+    /// update that follows other writes is skipped (a refused level change
+    /// is retried by the next other write or data read).
+    #[inline]
+    fn pulse(&mut self, cmd: u8) {
+        self.status |= STR_CMDDAT;
+        // A new command cancels one still waiting for its data byte.
+        self.awaiting_data = None;
+        // Bits 0-3 clear = pulse that output line; line 0 is CPU reset.
+        if cmd & OUTPORT_RESET == 0 {
+            self.request_reset();
+        }
     }
 
     /// The status register, without side effects.
@@ -339,12 +352,8 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
                 let v = self.output_port_value();
                 self.reply(v, ByteSource::Controller, false);
             }
-            CMD_PULSE_FIRST..=0xFF => {
-                // Bits 0-3 clear = pulse that output line; line 0 is CPU reset.
-                if cmd & OUTPORT_RESET == 0 {
-                    self.request_reset();
-                }
-            }
+            // `write_other` hands these to `pulse` without an update.
+            CMD_PULSE_FIRST..=0xFF => self.pulse(cmd),
             _ => {
                 log_unknown_command(cmd);
                 self.events.unknown_command(cmd);
