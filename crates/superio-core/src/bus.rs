@@ -451,7 +451,7 @@ impl<D: WordRegisters> BusDevice for Mmio32<D> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn write(&mut self, offset: u64, data: &[u8]) {
         if let (Some(off), Ok(word)) =
             (self.register(offset, data.len()), <[u8; 4]>::try_from(data))
