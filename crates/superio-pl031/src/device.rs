@@ -388,21 +388,35 @@ impl<T: Trigger, C: Clock, E: Pl031Events> Pl031<T, C, E> {
     /// before it programs RTCMR, so for it the two times are microseconds
     /// apart; the gain is that its alarm sequence (RTCMR, RTCICR, RTCIMSC)
     /// costs no clock reads.
-    #[inline]
+    #[inline(always)]
     pub fn write(&mut self, offset: u32, value: u32) {
-        // Only RTCLR needs the time; the other writes take effect at the
-        // last clock reading (see `last_now`), which is what makes
-        // Linux's alarm sequence (RTCMR, RTCICR, RTCIMSC) cheap.
-        match offset {
+        // The registers Linux writes in its alarm and set-time sequences
+        // (RTCMR, RTCIMSC, RTCLR) are tested one by one inline: RTCMR and
+        // RTCIMSC need no time (they take effect at the last clock reading,
+        // see `last_now`), so each is a compare and a store (plus the line
+        // check for RTCIMSC), and RTCLR's fast path is a clock read and a
+        // few stores. A call frame around them, or a jump table, would cost
+        // more than the work; the rarely written rest goes out of line.
+        if offset == RTCMR {
             // The match is derived from RTCMR when needed (match_at), so
             // storing it is the whole write.
-            RTCMR => self.mr = value,
-            RTCLR => self.write_lr(value),
+            self.mr = value;
+        } else if offset == RTCIMSC {
+            self.imsc = value & RTC_INT_ALARM != 0;
+            self.update_line();
+        } else if offset == RTCLR {
+            self.write_lr(value);
+        } else {
+            self.write_other(offset, value);
+        }
+    }
+
+    /// Every write offset but RTCMR, RTCIMSC and RTCLR, which
+    /// [`Self::write`] has handled.
+    #[inline(never)]
+    fn write_other(&mut self, offset: u32, value: u32) {
+        match offset {
             RTCCR => {}
-            RTCIMSC => {
-                self.imsc = value & RTC_INT_ALARM != 0;
-                self.update_line();
-            }
             RTCICR => {
                 if value & RTC_INT_ALARM != 0 && self.ris {
                     self.ris = false;
@@ -792,7 +806,9 @@ impl<T: Trigger, C: Clock, E: Pl031Events> WordRegisters for Pl031<T, C, E> {
         self.read(offset)
     }
 
-    #[inline]
+    // Always: `Pl031::write` is a few compares before its out-of-line
+    // remainder, cheaper than the call frame around it.
+    #[inline(always)]
     fn write_word(&mut self, offset: u32, value: u32) {
         self.write(offset, value);
     }

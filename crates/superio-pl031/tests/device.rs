@@ -4,11 +4,14 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use superio_core::test_utils::RecordingIrq;
-use superio_pl031::{ManualClock, NoEvents, Pl031, Pl031State, RestorePolicy, StateError};
+use superio_pl031::{
+    ManualClock, NoEvents, Pl031, Pl031Counters, Pl031State, RestorePolicy, StateError,
+};
 
 fn armed(rig: &mut Rig, mr: u32) {
     rig.wr(MR, mr);
@@ -162,6 +165,63 @@ fn test_failed_lower_is_retried_on_next_access() {
     assert_eq!(rig.rd(MIS), 0);
     assert!(!rig.irq.level());
     assert_eq!(rig.irq.redundant(), 0);
+}
+
+#[test]
+fn test_failed_lower_is_retried_by_an_imsc_write_while_ris_is_clear() {
+    // RTCIMSC is written on an inline path of its own. With RTCRIS clear it
+    // cannot raise the line, but after a refused lowering the line is still
+    // high: the write must still publish the level (low), not skip the
+    // check because RTCRIS is 0.
+    let mut rig = Rig::at_secs(T0);
+    armed(&mut rig, T0 as u32 + 1);
+    rig.advance(Duration::from_secs(1));
+    rig.dev().poll();
+    assert!(rig.irq.level());
+    rig.irq.fail_next(1);
+    rig.wr(ICR, 1);
+    assert!(rig.irq.level(), "the lowering was refused");
+    rig.wr(IMSC, 1);
+    assert!(!rig.irq.level(), "the RTCIMSC write retried the lowering");
+    assert!(!rig.dev().interrupt_level());
+    // No retry is pending: the deadline is the armed alarm's next match,
+    // one full turn of the counter away.
+    let next = rig.dev().next_deadline().unwrap();
+    assert_eq!(next, rig.clock_ns() + (1u64 << 32) * NS);
+    assert_eq!(rig.irq.redundant(), 0);
+}
+
+#[test]
+fn test_inline_and_out_of_line_writes_agree_through_the_bus_and_directly() {
+    // RTCMR, RTCIMSC and RTCLR are decoded inline, everything else out of
+    // line: a bus write and a direct call must leave the same registers,
+    // line and events for every register offset, including the read-only
+    // and reserved ones (misaligned ones never reach the device).
+    for offset in (0..0x40u32).step_by(4).chain([0xFE0, 0xFFC]) {
+        let mut rig = Rig::at_secs(T0);
+        let counters = Arc::new(Pl031Counters::default());
+        let irq = RecordingIrq::new();
+        let mut direct = Pl031::with_events(irq.clone(), rig.clock.clone(), Arc::clone(&counters));
+        // An alarm already fired and enabled, so that RTCIMSC and RTCICR
+        // writes move the line.
+        for (reg, value) in [(MR, T0 as u32 + 1), (IMSC, 1)] {
+            rig.wr(reg, value);
+            direct.write(reg as u32, value);
+        }
+        rig.advance(Duration::from_secs(1));
+        assert_eq!((rig.rd(RIS), direct.read(RIS as u32)), (1, 1));
+        let regs = |d: &mut Dev| [DR, MR, LR, CR, IMSC, RIS, MIS].map(|r| d.read(r as u32));
+        for value in [0, 1, 0x1234_5679] {
+            rig.wr(u64::from(offset), value);
+            direct.write(offset, value);
+            let at = format!("offset {offset:#x} value {value:#x}");
+            assert_eq!(regs(rig.dev()), regs(&mut direct), "{at}");
+            assert_eq!(rig.irq.level(), irq.level(), "{at}");
+        }
+        assert_eq!(rig.counters.invalid_writes(), counters.invalid_writes());
+        assert_eq!(rig.counters.time_sets(), counters.time_sets());
+        assert_eq!(rig.counters.alarms_fired(), counters.alarms_fired());
+    }
 }
 
 // ---- events and host-side time control ----
