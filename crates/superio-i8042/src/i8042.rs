@@ -221,22 +221,36 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     /// compares before the reset line is pulsed.
     #[inline]
     pub fn write(&mut self, offset: u8, value: u8) {
-        if offset == STATUS_COMMAND_REG && value == CMD_PULSE_RESET {
+        // Nested, with a different out-of-line target for each miss: written
+        // as one `&&` (both misses going to the same place), LLVM merges the
+        // two compares into xor/xor/or/jne, three instructions more than
+        // two compare-and-branch pairs on the reset path.
+        if offset == STATUS_COMMAND_REG {
+            if value == CMD_PULSE_RESET {
+                self.pulse(value);
+            } else {
+                self.write_command_port(value);
+            }
+        } else {
+            self.write_other(offset, value);
+        }
+    }
+
+    /// A port 0x64 write other than 0xFE.
+    fn write_command_port(&mut self, value: u8) {
+        if value >= CMD_PULSE_FIRST {
+            // The other pulse commands: no update either (see `pulse`).
             self.pulse(value);
             return;
         }
-        self.write_other(offset, value);
+        self.write_command(value);
+        self.update();
     }
 
+    /// A write to any port but 0x64.
     fn write_other(&mut self, offset: u8, value: u8) {
         match offset {
             DATA_REG => self.write_data(value),
-            STATUS_COMMAND_REG if value >= CMD_PULSE_FIRST => {
-                // The other pulse commands: no update either (see `pulse`).
-                self.pulse(value);
-                return;
-            }
-            STATUS_COMMAND_REG => self.write_command(value),
             _ => self.events.invalid_access(offset),
         }
         self.update();
