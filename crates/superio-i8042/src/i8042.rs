@@ -19,6 +19,16 @@ use crate::state::{
 /// reads at most 16 bytes before it declares "No controller found", so the
 /// whole device never holds more.
 pub const OUTPUT_CAPACITY: usize = 16;
+
+/// The high byte of `cmd_status` when no command waits for a data byte:
+/// 0xFF is a pulse command, which never takes one (and a restored state's
+/// waiting command is validated to be one that does), so it cannot be
+/// mistaken for a real one. All ones, so that cancelling is an `or`.
+const NO_AWAITED: u8 = 0xFF;
+
+/// `cmd_status |= COMMAND_WRITTEN` records a command-port write: CMDDAT
+/// set, no command waiting for data.
+const COMMAND_WRITTEN: u16 = u16::from_le_bytes([STR_CMDDAT, NO_AWAITED]);
 /// Room kept free for answers to the guest's commands: host key injection
 /// may fill the queue only up to `OUTPUT_CAPACITY - REPLY_RESERVE`, so a
 /// guest that reads its answers never loses one (the longest keyboard
@@ -135,8 +145,13 @@ pub struct I8042<T: Trigger, R: Trigger, E: I8042Events = NoEvents> {
     /// last) instead of being assembled on each read, and a read is one
     /// load. Its CMDDAT bit is the only record of the last port written.
     /// Not part of the snapshot: [`I8042::from_state`] recomputes it.
-    status: u8,
-    awaiting_data: Option<u8>,
+    ///
+    /// Low byte: that status register. High byte: the controller command
+    /// still waiting for its data byte, [`NO_AWAITED`] if none. A command
+    /// write sets CMDDAT and cancels the waiting command; with both in one
+    /// word that is one `or` (see [`COMMAND_WRITTEN`]), which keeps the
+    /// CPU-reset path (0xFE) to a single store.
+    cmd_status: u16,
     obuf: Option<OutputByte>,
     pending_reply: Option<OutputByte>,
     last_read: u8,
@@ -166,8 +181,10 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
             initial_ctr: config.initial_ctr,
             ram,
             output_port: OUTPORT_DEFAULT,
-            status: status_from_scratch(config.initial_ctr, false, None),
-            awaiting_data: None,
+            cmd_status: u16::from_le_bytes([
+                status_from_scratch(config.initial_ctr, false, None),
+                NO_AWAITED,
+            ]),
             obuf: None,
             pending_reply: None,
             last_read: 0,
@@ -262,9 +279,8 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     /// is retried by the next other write or data read).
     #[inline]
     fn pulse(&mut self, cmd: u8) {
-        self.status |= STR_CMDDAT;
         // A new command cancels one still waiting for its data byte.
-        self.awaiting_data = None;
+        self.cmd_status |= COMMAND_WRITTEN;
         // Bits 0-3 clear = pulse that output line; line 0 is CPU reset.
         if cmd & OUTPORT_RESET == 0 {
             self.request_reset();
@@ -274,12 +290,31 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     /// The status register, without side effects.
     #[inline]
     pub fn status(&self) -> u8 {
-        self.status
+        let [status, _] = self.cmd_status.to_le_bytes();
+        status
+    }
+
+    /// The command waiting for its data byte, if any.
+    fn awaiting_data(&self) -> Option<u8> {
+        let [_, cmd] = self.cmd_status.to_le_bytes();
+        (cmd != NO_AWAITED).then_some(cmd)
+    }
+
+    /// Records `cmd` (or none) as the command waiting for its data byte.
+    fn set_awaiting_data(&mut self, cmd: Option<u8>) {
+        let [status, _] = self.cmd_status.to_le_bytes();
+        self.cmd_status = u16::from_le_bytes([status, cmd.unwrap_or(NO_AWAITED)]);
+    }
+
+    /// Replaces the status register, keeping the waiting command.
+    fn set_status(&mut self, status: u8) {
+        let [_, cmd] = self.cmd_status.to_le_bytes();
+        self.cmd_status = u16::from_le_bytes([status, cmd]);
     }
 
     /// Empties the output buffer, clearing the status bits that describe it.
     fn take_obuf(&mut self) -> Option<OutputByte> {
-        self.status &= !STR_OBUF_BITS;
+        self.cmd_status &= !u16::from(STR_OBUF_BITS);
         self.obuf.take()
     }
 
@@ -287,13 +322,13 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     /// describe it. Callers have checked that the buffer was empty, so those
     /// bits are clear and only need setting.
     fn load_obuf(&mut self, b: OutputByte) {
-        self.status |= obuf_status_bits(b);
+        self.cmd_status |= u16::from(obuf_status_bits(b));
         self.obuf = Some(b);
     }
 
     /// Copies CTR.SYS into the status register after the CTR changed.
     fn sync_sys(&mut self) {
-        self.status = (self.status & !STR_SYS) | (self.ctr() & CTR_SYS);
+        self.set_status((self.status() & !STR_SYS) | (self.ctr() & CTR_SYS));
     }
 
     fn read_data(&mut self) -> u8 {
@@ -312,8 +347,10 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     }
 
     fn write_data(&mut self, value: u8) {
-        self.status &= !STR_CMDDAT;
-        match self.awaiting_data.take() {
+        let awaiting = self.awaiting_data();
+        // A data write clears CMDDAT and consumes the waiting command.
+        self.cmd_status = u16::from_le_bytes([self.status() & !STR_CMDDAT, NO_AWAITED]);
+        match awaiting {
             Some(cmd @ CMD_WRITE_CTR..=CMD_WRITE_RAM_LAST) => {
                 if let Some(slot) = self.ram.get_mut(usize::from(cmd - CMD_WRITE_CTR)) {
                     *slot = value;
@@ -336,9 +373,8 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
     }
 
     fn write_command(&mut self, cmd: u8) {
-        self.status |= STR_CMDDAT;
         // A new command cancels one still waiting for its data byte.
-        self.awaiting_data = None;
+        self.cmd_status |= COMMAND_WRITTEN;
         match cmd {
             CMD_READ_CTR..=CMD_READ_RAM_LAST => {
                 let v = self
@@ -352,7 +388,7 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
             | CMD_WRITE_OUTPUT_PORT
             | CMD_WRITE_KBD_OBUF
             | CMD_WRITE_AUX_OBUF
-            | CMD_WRITE_AUX => self.awaiting_data = Some(cmd),
+            | CMD_WRITE_AUX => self.set_awaiting_data(Some(cmd)),
             CMD_AUX_DISABLE => self.ram[0] |= CTR_AUXDIS,
             CMD_AUX_ENABLE => self.ram[0] &= !CTR_AUXDIS,
             CMD_AUX_TEST | CMD_KBD_TEST => {
@@ -753,8 +789,10 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
         self.ram = [0; RAM_SIZE];
         self.ram[0] = self.initial_ctr;
         self.output_port = OUTPORT_DEFAULT;
-        self.status = status_from_scratch(self.initial_ctr, false, None);
-        self.awaiting_data = None;
+        self.cmd_status = u16::from_le_bytes([
+            status_from_scratch(self.initial_ctr, false, None),
+            NO_AWAITED,
+        ]);
         self.obuf = None;
         self.pending_reply = None;
         self.last_read = 0;
@@ -771,8 +809,8 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
             initial_ctr: self.initial_ctr,
             ram: self.ram,
             output_port: self.output_port,
-            last_write_was_command: self.status & STR_CMDDAT != 0,
-            awaiting_data: self.awaiting_data,
+            last_write_was_command: self.status() & STR_CMDDAT != 0,
+            awaiting_data: self.awaiting_data(),
             output_buffer: self.obuf,
             pending_reply: self.pending_reply,
             last_read: self.last_read,
@@ -812,12 +850,12 @@ impl<T: Trigger, R: Trigger, E: I8042Events> I8042<T, R, E> {
         );
         dev.ram = state.ram;
         dev.output_port = state.output_port;
-        dev.status = status_from_scratch(
+        dev.set_status(status_from_scratch(
             state.ram[0],
             state.last_write_was_command,
             state.output_buffer,
-        );
-        dev.awaiting_data = state.awaiting_data;
+        ));
+        dev.set_awaiting_data(state.awaiting_data);
         dev.obuf = state.output_buffer;
         dev.pending_reply = state.pending_reply;
         dev.last_read = state.last_read;

@@ -167,3 +167,35 @@ fn test_state_serde_json_round_trip() {
     assert_eq!(back, state);
     assert!(restore(&back).is_ok());
 }
+
+#[test]
+fn test_waiting_command_and_cmddat_survive_snapshots_and_0xfe_cancels_them() {
+    // The waiting command shares a word with the status register, with
+    // 0xFF meaning "none": every command that takes a data byte must come
+    // back out of a snapshot as itself, with CMDDAT set and the status
+    // otherwise untouched, and the 0xFE fast path must cancel it.
+    let data_commands = (0x60..=0x7F).chain([0xD1, 0xD2, 0xD3, 0xD4]);
+    for cmd in data_commands {
+        let mut dev: Dev = I8042::new(RecordingIrq::new(), RecordingIrq::new());
+        let idle = dev.read(CMD);
+        dev.write(CMD, cmd);
+        let state = dev.state();
+        assert_eq!(state.awaiting_data, Some(cmd), "command {cmd:#x}");
+        assert!(state.last_write_was_command);
+        let mut restored = restore(&state).unwrap();
+        assert_eq!(restored.read(CMD), dev.read(CMD), "command {cmd:#x}");
+        assert_eq!(restored.state(), state, "command {cmd:#x}");
+
+        dev.write(CMD, 0xFE);
+        let state = dev.state();
+        assert_eq!(state.awaiting_data, None, "0xFE cancelled {cmd:#x}");
+        assert!(state.last_write_was_command);
+        assert_eq!(dev.read(CMD), idle | 0x08, "only CMDDAT differs from idle");
+        // A data byte now goes to the keyboard (which ACKs 0xF4), not to
+        // the cancelled command, and clears CMDDAT.
+        dev.write(DATA, 0xF4);
+        assert_eq!(drain(&mut dev), vec![0xFA], "command {cmd:#x}");
+        assert_eq!(dev.read(CMD), idle);
+        assert_eq!(dev.state().awaiting_data, None);
+    }
+}
