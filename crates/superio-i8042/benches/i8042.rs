@@ -23,6 +23,7 @@
 
 use std::hint::black_box;
 use superio_bench_support::{irq_counters, no_counters, run_main, Case, Counter, CountingEventFd};
+use superio_core::Trigger;
 
 use superio_i8042::{
     Key, CMD_PULSE_RESET, DATA_REG, I8042, KBD_CMD_ENABLE, STATUS_COMMAND_REG, STR_IBF, STR_OBF,
@@ -36,7 +37,7 @@ const BATCH: u64 = 64;
 /// vm-superio never makes for a keyboard reply (it has no IRQ1).
 struct NopIrq;
 
-impl superio_core::Trigger for NopIrq {
+impl Trigger for NopIrq {
     type E = ();
     fn trigger(&self) -> Result<(), ()> {
         Ok(())
@@ -67,11 +68,35 @@ fn ours() -> (
     let reset = CountingEventFd::new();
     let (resets, _) = reset.counters();
     let mut kbc = I8042::new(irq, reset);
+    enable_keyboard(&mut kbc);
+    (kbc, r, l, resets)
+}
+
+/// Enables the keyboard as Linux's atkbd leaves it and drains its ACK.
+fn enable_keyboard<T: Trigger, R: Trigger>(kbc: &mut I8042<T, R>) {
     kbc.write(black_box(DATA_REG), KBD_CMD_ENABLE);
     while kbc.read(black_box(STATUS_COMMAND_REG)) & STR_OBF != 0 {
         kbc.read(black_box(DATA_REG));
     }
-    (kbc, r, l, resets)
+}
+
+/// One keyboard command and its reply on our controller (see
+/// [`keyboard_reply`]).
+fn reply_ours<T: Trigger, R: Trigger>(kbc: &mut I8042<T, R>) {
+    black_box(kbc.read(black_box(STATUS_COMMAND_REG)) & STR_IBF);
+    kbc.write(black_box(DATA_REG), black_box(KBD_CMD_ENABLE));
+    if kbc.read(black_box(STATUS_COMMAND_REG)) & STR_OBF != 0 {
+        black_box(kbc.read(black_box(DATA_REG)));
+    }
+}
+
+/// The same four accesses on vm-superio's i8042. It produces no reply, so
+/// the handler's data read is done unconditionally to keep the count.
+fn reply_vm_superio<T: vm_superio::Trigger>(dev: &mut vm_superio::I8042Device<T>) {
+    black_box(dev.read(black_box(STATUS_COMMAND_REG)) & STR_IBF);
+    let _ = dev.write(black_box(DATA_REG), black_box(KBD_CMD_ENABLE));
+    black_box(dev.read(black_box(STATUS_COMMAND_REG)) & STR_OBF);
+    black_box(dev.read(black_box(DATA_REG)));
 }
 
 /// The status register (port 0x64), read before every data access by
@@ -115,13 +140,7 @@ fn keyboard_reply(cases: &mut Vec<Case>) {
         system: "superio",
         units: 1,
         unit: "reply",
-        run: Box::new(move || {
-            black_box(kbc.read(black_box(STATUS_COMMAND_REG)) & STR_IBF);
-            kbc.write(black_box(DATA_REG), black_box(KBD_CMD_ENABLE));
-            if kbc.read(black_box(STATUS_COMMAND_REG)) & STR_OBF != 0 {
-                black_box(kbc.read(black_box(DATA_REG)));
-            }
-        }),
+        run: Box::new(move || reply_ours(&mut kbc)),
         counters: irq_counters(r, l),
     });
     let mut dev = vm_superio::I8042Device::new(CountingEventFd::new());
@@ -130,14 +149,7 @@ fn keyboard_reply(cases: &mut Vec<Case>) {
         system: "vm-superio",
         units: 1,
         unit: "reply",
-        run: Box::new(move || {
-            // The same four accesses; vm-superio produces no reply, so the
-            // handler's data read is done unconditionally to keep the count.
-            black_box(dev.read(black_box(STATUS_COMMAND_REG)) & STR_IBF);
-            let _ = dev.write(black_box(DATA_REG), black_box(KBD_CMD_ENABLE));
-            black_box(dev.read(black_box(STATUS_COMMAND_REG)) & STR_OBF);
-            black_box(dev.read(black_box(DATA_REG)));
-        }),
+        run: Box::new(move || reply_vm_superio(&mut dev)),
         counters: no_counters(),
     });
 }
@@ -148,22 +160,13 @@ fn keyboard_reply(cases: &mut Vec<Case>) {
 /// no-op sink), vm-superio still ignores the write and reads 0.
 fn keyboard_reply_device_only(cases: &mut Vec<Case>) {
     let mut kbc = I8042::new(NopIrq, NopIrq);
-    kbc.write(black_box(DATA_REG), KBD_CMD_ENABLE);
-    while kbc.read(black_box(STATUS_COMMAND_REG)) & STR_OBF != 0 {
-        kbc.read(black_box(DATA_REG));
-    }
+    enable_keyboard(&mut kbc);
     cases.push(Case {
         group: "i8042/keyboard_reply/device_only",
         system: "superio",
         units: 1,
         unit: "reply",
-        run: Box::new(move || {
-            black_box(kbc.read(black_box(STATUS_COMMAND_REG)) & STR_IBF);
-            kbc.write(black_box(DATA_REG), black_box(KBD_CMD_ENABLE));
-            if kbc.read(black_box(STATUS_COMMAND_REG)) & STR_OBF != 0 {
-                black_box(kbc.read(black_box(DATA_REG)));
-            }
-        }),
+        run: Box::new(move || reply_ours(&mut kbc)),
         counters: no_counters(),
     });
     let mut dev = vm_superio::I8042Device::new(NopIrq);
@@ -172,12 +175,7 @@ fn keyboard_reply_device_only(cases: &mut Vec<Case>) {
         system: "vm-superio",
         units: 1,
         unit: "reply",
-        run: Box::new(move || {
-            black_box(dev.read(black_box(STATUS_COMMAND_REG)) & STR_IBF);
-            let _ = dev.write(black_box(DATA_REG), black_box(KBD_CMD_ENABLE));
-            black_box(dev.read(black_box(STATUS_COMMAND_REG)) & STR_OBF);
-            black_box(dev.read(black_box(DATA_REG)));
-        }),
+        run: Box::new(move || reply_vm_superio(&mut dev)),
         counters: no_counters(),
     });
 }
