@@ -16,6 +16,18 @@ use crate::state::{
 /// before the sink is treated as blocked.
 const MAX_INTERRUPTED_RETRIES: u32 = 8;
 
+/// One sink `write` answer, classified (see `Uart16550::sink_answer`).
+enum SinkAnswer {
+    /// The sink took this many bytes (at least one).
+    Took(usize),
+    /// Back-pressure: keep the bytes and try again later.
+    Blocked,
+    /// Interrupted: offer the same bytes again now.
+    Retry,
+    /// A hard error, already counted and logged: drop the bytes.
+    Failed,
+}
+
 /// A `read_cache` entry whose read takes the long way.
 const UNCACHED: u16 = 0x100;
 /// The RBR entry while a byte and no break is waiting: the read pops it, and
@@ -766,22 +778,15 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
         let mut answer = first;
         let mut interrupted = 0;
         loop {
-            match answer {
-                Ok(0) => break,
-                Ok(_) => {
+            match self.sink_answer(answer, &mut interrupted) {
+                SinkAnswer::Took(_) => {
                     self.unflushed = true;
                     self.events.out_bytes(1);
                     return false;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    interrupted += 1;
-                    if interrupted > MAX_INTERRUPTED_RETRIES {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    self.output_failed("write", &e);
+                SinkAnswer::Blocked => break,
+                SinkAnswer::Retry => {}
+                SinkAnswer::Failed => {
                     self.events.tx_lost_bytes(1);
                     return false;
                 }
@@ -791,6 +796,31 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
         self.tx.push_back(byte);
         self.events.tx_blocked();
         true
+    }
+
+    /// What one sink `write` answer means, for `output` and `send_one_retry`
+    /// alike: `Ok(0)` and `WouldBlock` are back-pressure, `Interrupted` is
+    /// retried up to [`MAX_INTERRUPTED_RETRIES`] times in a row (counted in
+    /// `interrupted`) and then treated as back-pressure, any other error is
+    /// counted and logged (rate-limited) and the offered bytes are dropped.
+    fn sink_answer(&mut self, answer: io::Result<usize>, interrupted: &mut u32) -> SinkAnswer {
+        match answer {
+            Ok(0) => SinkAnswer::Blocked,
+            Ok(n) => SinkAnswer::Took(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => SinkAnswer::Blocked,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                *interrupted += 1;
+                if *interrupted > MAX_INTERRUPTED_RETRIES {
+                    SinkAnswer::Blocked
+                } else {
+                    SinkAnswer::Retry
+                }
+            }
+            Err(e) => {
+                self.output_failed("write", &e);
+                SinkAnswer::Failed
+            }
+        }
     }
 
     /// Loopback: the transmitter feeds the receiver; the sink sees nothing.
@@ -859,9 +889,9 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
                 }
             }
             let chunk = rest.get(..allowed).unwrap_or(rest);
-            match self.out.write(chunk) {
-                Ok(0) => return (done, true),
-                Ok(n) => {
+            let answer = self.out.write(chunk);
+            match self.sink_answer(answer, &mut interrupted) {
+                SinkAnswer::Took(n) => {
                     let n = n.min(chunk.len());
                     done += n;
                     self.unflushed = true;
@@ -870,15 +900,9 @@ impl<T: Trigger, EV: SerialEvents, W: Write> Uart16550<T, EV, W> {
                     }
                     self.events.out_bytes(n);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (done, true),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    interrupted += 1;
-                    if interrupted > MAX_INTERRUPTED_RETRIES {
-                        return (done, true);
-                    }
-                }
-                Err(e) => {
-                    self.output_failed("write", &e);
+                SinkAnswer::Blocked => return (done, true),
+                SinkAnswer::Retry => {}
+                SinkAnswer::Failed => {
                     self.events.tx_lost_bytes(rest.len());
                     return (buf.len(), false);
                 }
