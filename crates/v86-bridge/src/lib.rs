@@ -821,6 +821,16 @@ mod tests {
         b
     }
 
+    /// The RX handler's drain loop (LSR, then RBR while DR is set), with no
+    /// IIR read: returns the bytes it read.
+    fn drain_rx(b: &mut Bridge) -> Vec<u8> {
+        let mut got = Vec::new();
+        while b.uart_read(LSR) & LSR_DR != 0 {
+            got.push((b.uart_read(RBR) & 0xFF) as u8);
+        }
+        got
+    }
+
     #[test]
     fn test_line_recorder_pulse_reports_three_transitions_high() {
         let line = LineRecorder::default();
@@ -959,11 +969,7 @@ mod tests {
         let mut b = bridge_with_rx_fifo();
         let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
         b.set_input_bytes(&data, PushPolicy::All).unwrap();
-        let mut got = Vec::new();
-        while b.uart_read(LSR) & LSR_DR != 0 {
-            got.push((b.uart_read(RBR) & 0xFF) as u8);
-        }
-        assert_eq!(got, data);
+        assert_eq!(drain_rx(&mut b), data);
     }
 
     #[test]
@@ -989,12 +995,7 @@ mod tests {
             .unwrap();
         // Drain without ever reading IIR: the feed stops after the first
         // FIFO load plus BURST_LIMIT bytes.
-        let mut got = 0;
-        while b.uart_read(LSR) & LSR_DR != 0 {
-            b.uart_read(RBR);
-            got += 1;
-        }
-        assert_eq!(got, FIFO_BYTES + BURST_LIMIT);
+        assert_eq!(drain_rx(&mut b).len(), FIFO_BYTES + BURST_LIMIT);
         // The handler's final IIR read (nothing pending) re-opens the feed.
         assert_eq!(b.uart_read(IIR) & 1, 1);
         assert_eq!(b.uart_read(LSR) & LSR_DR, LSR_DR);
@@ -1006,12 +1007,7 @@ mod tests {
         let mut b = bridge_with_rx_fifo();
         b.set_input_bytes(&vec![5; 2 * BURST_LIMIT], PushPolicy::Refill)
             .unwrap();
-        let mut got = 0;
-        while b.uart_read(LSR) & LSR_DR != 0 {
-            b.uart_read(RBR);
-            got += 1;
-        }
-        assert_eq!(got, FIFO_BYTES + BURST_LIMIT);
+        assert_eq!(drain_rx(&mut b).len(), FIFO_BYTES + BURST_LIMIT);
         // The handler's closing read (nothing pending) renews the budget and
         // the drain seen while it was spent refills the FIFO at once, not
         // only at the next service tick.
@@ -1024,9 +1020,7 @@ mod tests {
         let mut b = bridge_with_rx_fifo();
         b.set_input_bytes(&vec![3; 2 * BURST_LIMIT], PushPolicy::All)
             .unwrap();
-        while b.uart_read(LSR) & LSR_DR != 0 {
-            b.uart_read(RBR);
-        }
+        drain_rx(&mut b);
         let before = b.input_pending();
         b.service();
         assert_eq!((before - b.input_pending()) as usize, FIFO_BYTES);
